@@ -1,0 +1,23 @@
+"""nststudy: a Keras/TensorFlow workbench for neural style transfer (Gatys et al.).
+
+    from nststudy import StyleConfig, stylize, save_run
+    result = stylize("chelsea", "hubble_deep_field", StyleConfig(weights="random", epochs=1))
+    save_run(result, "runs/first")
+"""
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
+
+from . import losses  # noqa: E402
+from .config import FIELD_NAMES, StyleConfig, keras_layer_name, model_layers, paper_name  # noqa: E402
+from .images import ImageError, deprocess, load_image, preprocess, save_image  # noqa: E402
+from .models import WeightsFileError, WeightsNotFoundError, WeightsSource, build_extractor, resolve_weights  # noqa: E402
+from .stylize import Iterate, StyleResult, stylize  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["StyleConfig", "FIELD_NAMES", "keras_layer_name", "model_layers", "paper_name", "losses",
+           "preprocess", "deprocess", "load_image", "save_image", "ImageError", "resolve_weights",
+           "build_extractor", "WeightsSource", "WeightsNotFoundError", "WeightsFileError", "stylize",
+           "StyleResult", "Iterate", "__version__"]

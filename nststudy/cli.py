@@ -1,0 +1,142 @@
+"""Command line: ``nststudy stylize``, ``nststudy demo`` (also ``python -m nststudy``).
+
+Bad input ends with exit code 2 and a one-line reason on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import FIELD_NAMES, StyleConfig, parse_value
+
+DEMO_CONTENT = "chelsea"
+DEMO_STYLE = "hubble_deep_field"
+DEMO_SETTINGS = {"image_size": 256, "epochs": 3, "steps_per_epoch": 100}  # about 3-4 minutes on 2 cores
+
+
+class UsageError(Exception):
+    pass
+
+
+def config_from_args(config_path, sets, base=None) -> StyleConfig:
+    """StyleConfig from an optional JSON file then ``key=value`` overrides (validated, typed)."""
+    data = dict(base or {})
+    if config_path:
+        path = Path(config_path)
+        if not path.is_file():
+            raise UsageError(f"--config {config_path}: no such file")
+        try:
+            loaded = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--config {config_path}: not valid JSON ({e})") from None
+        data.update(loaded)
+    for item in sets or []:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected key=value, keys: {', '.join(FIELD_NAMES)}")
+        key, value = item.split("=", 1)
+        data[key.strip()] = parse_value(key.strip(), value)
+    return StyleConfig.from_dict(data)
+
+
+def _stylize(args) -> int:
+    from .runs import save_run
+    from .stylize import stylize
+
+    config = config_from_args(args.config, args.set)
+    result = stylize(args.content, args.style, config, progress=not args.quiet)
+    out = save_run(result, args.output)
+    _report(result, out)
+    return 0 if result.stopped != "diverged" else 3
+
+
+def _demo(args) -> int:
+    from .models import WeightsNotFoundError, resolve_weights
+    from .runs import save_run
+    from .stylize import stylize
+
+    config = config_from_args(args.config, args.set, base=DEMO_SETTINGS)
+    if config.weights == "imagenet":
+        try:
+            resolve_weights(config.model, "imagenet")
+        except WeightsNotFoundError as e:
+            banner = "!" * 78
+            print(f"{banner}\nWARNING: {e}\n\nThe demo goes on with RANDOM WEIGHTS: the result shows the machinery,"
+                  f" not real style transfer.\nEvery output of this run is labelled 'random-weights'.\n{banner}",
+                  file=sys.stderr)
+            config = config.replace(weights="random")
+    print(f"demo: {args.content} in the style of {args.style}, {config.image_size} px, "
+          f"{config.total_steps} {config.optimizer} steps", file=sys.stderr)
+    result = stylize(args.content, args.style, config, progress=not args.quiet)
+    out = save_run(result, args.output)
+    _report(result, out)
+    return 0
+
+
+def _report(result, out):
+    final = result.final
+    src = result.weights_source
+    print(f"weights: {src.label} ({src.found_by}{', ' + src.path if src.path else ''})")
+    print(f"{result.stopped} after {len(result.history)} steps in {final.get('seconds', 0):.1f} s; "
+          f"final loss {final.get('total', float('nan')):.4g} (content {final.get('content', 0):.4g}, "
+          f"style {final.get('style', 0):.4g})")
+    print(f"run folder: {out}/ (image.png, loss.png, history.csv, config.json, env.json, result.json)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nststudy", description="Neural style transfer workbench (Gatys et al.)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                        help="override a StyleConfig field, e.g. --set style_weight=1e4 "
+                             "--set content_layers=conv4_2 (lists: comma-separated or JSON)")
+        sp.add_argument("--config", metavar="JSON", help="start from a config.json (e.g. a run's record)")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder")
+    s.add_argument("content", help="content image: path or bundled sample (astronaut, chelsea, coffee, rocket)")
+    s.add_argument("style", help="style image: path or bundled sample (hubble_deep_field, brick, gravel, grass)")
+    s.add_argument("-o", "--output", required=True, help="run folder to write")
+    common(s)
+    s.set_defaults(func=_stylize)
+
+    d = sub.add_parser("demo", help="stylise a bundled photo with a bundled texture (no downloads)")
+    d.add_argument("-o", "--output", default="runs/demo", help="run folder (default: runs/demo)")
+    d.add_argument("--content", default=DEMO_CONTENT, help=f"default: {DEMO_CONTENT}")
+    d.add_argument("--style", default=DEMO_STYLE, help=f"default: {DEMO_STYLE}")
+    common(d)
+    d.set_defaults(func=_demo)
+
+    try:
+        from .sweeps import add_cli  # the studies issue's sweep runner, when present
+    except ImportError:
+        add_cli = None
+    if add_cli is not None:
+        add_cli(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .images import ImageError
+    from .models import WeightsFileError, WeightsNotFoundError
+
+    try:
+        return args.func(args)
+    except WeightsNotFoundError as e:
+        print(f"nststudy: error: {e}", file=sys.stderr)
+    except (UsageError, ImageError, WeightsFileError, ValueError, PermissionError, FileNotFoundError) as e:
+        print(f"nststudy: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("nststudy: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        print(f"nststudy: error: {e.strerror or e} ({getattr(e, 'filename', '') or ''})", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

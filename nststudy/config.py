@@ -1,0 +1,234 @@
+"""StyleConfig: every setting of a run in one frozen, flat, JSON-round-trippable dataclass.
+
+Layer names are plain strings. Both Keras's names (``block4_conv2``) and the papers' names
+(``conv4_2``, also ``relu4_2`` and ``pool4``) are accepted; they are stored as Keras names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass, field, fields
+
+# Convolutions per block of the two Keras VGG models (include_top=False).
+_CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+MODELS = tuple(_CONVS_PER_BLOCK)
+OPTIMIZERS = ("adam", "sgd", "lbfgs")
+INITS = ("content", "noise", "style")
+POOLINGS = ("max", "avg")
+
+
+def model_layers(model: str) -> tuple[str, ...]:
+    """Keras layer names of a VGG model's feature stack, input to output."""
+    if model not in _CONVS_PER_BLOCK:
+        raise ValueError(f"model {model!r} is not supported; accepted: {', '.join(MODELS)}")
+    names = []
+    for block, convs in enumerate(_CONVS_PER_BLOCK[model], start=1):
+        names += [f"block{block}_conv{i}" for i in range(1, convs + 1)]
+        names.append(f"block{block}_pool")
+    return tuple(names)
+
+
+def paper_name(keras_name: str) -> str:
+    """``block4_conv2`` -> ``conv4_2``; ``block4_pool`` -> ``pool4``."""
+    m = re.fullmatch(r"block(\d)_conv(\d)", keras_name)
+    if m:
+        return f"conv{m[1]}_{m[2]}"
+    m = re.fullmatch(r"block(\d)_pool", keras_name)
+    if m:
+        return f"pool{m[1]}"
+    return keras_name
+
+
+def keras_layer_name(name: str, model: str = "vgg19") -> str:
+    """Resolve a paper or Keras layer name to the Keras name, checking it exists in ``model``.
+
+    Accepts ``block4_conv2``, ``conv4_2``, ``relu4_2`` (Keras's conv layers include the ReLU),
+    ``block4_pool`` and ``pool4``. Raises ValueError listing the valid names otherwise.
+    """
+    valid = model_layers(model)
+    key = str(name).strip().lower()
+    m = re.fullmatch(r"(?:conv|relu)(\d)_(\d)", key)
+    if m:
+        key = f"block{m[1]}_conv{m[2]}"
+    m = re.fullmatch(r"pool(\d)", key)
+    if m:
+        key = f"block{m[1]}_pool"
+    if key not in valid:
+        shown = ", ".join(f"{paper_name(v)}/{v}" for v in valid)
+        raise ValueError(f"layer {name!r} is not a layer of {model}; valid names (paper/Keras): {shown}")
+    return key
+
+
+def layer_depth(name: str, model: str = "vgg19") -> int:
+    """Position of a layer in the model's feature stack (0 = block1_conv1)."""
+    return model_layers(model).index(keras_layer_name(name, model))
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Settings of one style-transfer run. Defaults follow Gatys et al. and the reports.
+
+    See README "Defaults and where they come from" for the source of each value.
+    """
+
+    model: str = "vgg19"  # "vgg19" | "vgg16" (seed 000 §4.4 settles on VGG19)
+    weights: str = "imagenet"  # "imagenet" | "random" (seeded, labelled) | path to an .h5 file
+    pooling: str = "max"  # "max" as Keras ships VGG | "avg" as Gatys et al. recommend
+    content_layers: tuple = ("block4_conv2",)  # Gatys et al.: conv4_2 (seed 000 §4.5)
+    style_layers: tuple = (  # Gatys et al.: conv1_1 ... conv5_1 (seed 000 §4.5)
+        "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+    style_layer_weights: tuple = (0.2, 0.2, 0.2, 0.2, 0.2)  # ω_l, one per style layer (Gatys: 1/5 each)
+    content_weight: float = 1.0  # α
+    style_weight: float = 1e3  # β; α/β = 1e-3 (Gatys et al. Fig. 3 middle of the range)
+    tv_weight: float = 0.0  # weight of Σ[(Δx)²+(Δy)²] on the 0..255 image (Gatys used none)
+    optimizer: str = "adam"  # "adam" | "sgd" | "lbfgs"
+    learning_rate: float = 5.0  # initial step, in pixel units (0..255 scale); SGD needs far less
+    decay_steps: int = 100  # ExponentialDecay: lr * decay_rate ** (step / decay_steps)
+    decay_rate: float = 0.96
+    epochs: int = 10  # seed 004: 10 epochs ...
+    steps_per_epoch: int = 100  # ... of 100 steps (1000 steps in all)
+    image_size: int = 256  # longest side in pixels of the result (seed 004 used 400)
+    init: str = "content"  # "content" | "noise" (Gatys et al.) | "style"
+    seed: int = 0  # seeds noise init, random weights and TF ops
+
+    def __post_init__(self):
+        self._check_choice("model", MODELS)
+        self._check_choice("optimizer", OPTIMIZERS)
+        self._check_choice("init", INITS)
+        self._check_choice("pooling", POOLINGS)
+        if not isinstance(self.weights, str) or not self.weights:
+            raise ValueError(f"weights={self.weights!r}: expected 'imagenet', 'random' or a path to an .h5 file")
+        for name in ("content_layers", "style_layers"):
+            layers = _as_tuple(name, getattr(self, name))
+            resolved = tuple(keras_layer_name(n, self.model) for n in layers)
+            if len(set(resolved)) != len(resolved):
+                raise ValueError(f"{name}={list(layers)!r} names a layer twice")
+            object.__setattr__(self, name, resolved)
+        if not self.content_layers and not self.style_layers:
+            raise ValueError("content_layers and style_layers are both empty: nothing to optimise")
+        weights = tuple(_number("style_layer_weights", w) for w in _as_tuple("style_layer_weights", self.style_layer_weights))
+        if len(weights) != len(self.style_layers):
+            raise ValueError(f"style_layer_weights has {len(weights)} values but style_layers has "
+                             f"{len(self.style_layers)} layers; give one weight per style layer")
+        if any(w < 0 for w in weights):
+            raise ValueError(f"style_layer_weights={list(weights)!r}: weights must be >= 0")
+        object.__setattr__(self, "style_layer_weights", weights)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = _number(name, getattr(self, name))
+            if value < 0:
+                raise ValueError(f"{name}={value!r}: must be >= 0")
+            object.__setattr__(self, name, value)
+        for name in ("learning_rate", "decay_rate"):
+            value = _number(name, getattr(self, name))
+            if value <= 0:
+                raise ValueError(f"{name}={value!r}: must be > 0")
+            object.__setattr__(self, name, value)
+        for name, low in (("decay_steps", 1), ("epochs", 1), ("steps_per_epoch", 1), ("image_size", 16), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                else:
+                    raise ValueError(f"{name}={value!r}: expected a whole number >= {low}")
+            if value < low:
+                raise ValueError(f"{name}={value!r}: must be >= {low}")
+            object.__setattr__(self, name, value)
+
+    def _check_choice(self, name, accepted):
+        value = getattr(self, name)
+        if isinstance(value, str):
+            value = value.strip().lower()
+        if value not in accepted:
+            raise ValueError(f"{name}={value!r} is not accepted; choose one of: {', '.join(accepted)}")
+        object.__setattr__(self, name, value)
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def replace(self, **changes) -> "StyleConfig":
+        """A copy with some fields changed (validated like the constructor)."""
+        _check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return {f.name: list(v) if isinstance(v, tuple) else v
+                for f in fields(self) for v in [getattr(self, f.name)]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StyleConfig":
+        """Inverse of ``to_dict``; unknown keys raise ValueError naming the closest field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a config must be a JSON object (dict), got {type(data).__name__}")
+        _check_keys(data)
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "StyleConfig":
+        return cls.from_dict(json.loads(text))
+
+
+FIELD_NAMES = tuple(f.name for f in fields(StyleConfig))
+
+
+def _check_keys(data):
+    for key in data:
+        if key not in FIELD_NAMES:
+            close = difflib.get_close_matches(str(key), FIELD_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown config key {key!r}{hint}; accepted keys: {', '.join(FIELD_NAMES)}")
+
+
+def _as_tuple(name, value):
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[,\s]+", value) if v]
+    try:
+        return tuple(value)
+    except TypeError:
+        raise ValueError(f"{name}={value!r}: expected a list") from None
+
+
+def _number(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}={value!r}: expected a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value!r}: must be finite")
+    return value
+
+
+def parse_value(key: str, text: str):
+    """Parse a ``--set key=value`` string into the type the field expects."""
+    if key not in FIELD_NAMES:
+        _check_keys({key: None})
+    default = StyleConfig.__dataclass_fields__[key].default
+    text = text.strip()
+    if isinstance(default, tuple):
+        if text.startswith("["):
+            return json.loads(text)
+        return [float(v) if key == "style_layer_weights" else v for v in re.split(r"[,\s]+", text) if v]
+    if isinstance(default, bool):
+        return text.lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        try:
+            return int(float(text)) if float(text).is_integer() else float(text)
+        except ValueError:
+            raise ValueError(f"{key}={text!r}: expected a whole number") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{key}={text!r}: expected a number") from None
+    return text
+
+
+__all__ = ["StyleConfig", "FIELD_NAMES", "MODELS", "OPTIMIZERS", "INITS", "POOLINGS", "model_layers",
+           "keras_layer_name", "paper_name", "layer_depth", "parse_value"]

@@ -1,0 +1,94 @@
+"""The Gatys et al. losses as small, pure, differentiable TensorFlow functions (formulas of seed 000).
+
+Features are post-ReLU activations shaped (H, W, N) or (1, H, W, N): N filters, M = H·W positions.
+Nothing here reads files, builds models or keeps state.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _as_matrix(features):
+    """(H, W, N) or (1, H, W, N) -> (M, N) with M = H·W, float32."""
+    features = tf.convert_to_tensor(features, dtype=tf.float32)
+    if features.shape.rank == 4:
+        if features.shape[0] not in (1, None):
+            raise ValueError(f"features have batch size {features.shape[0]}; expected 1")
+        features = features[0]
+    if features.shape.rank != 3:
+        raise ValueError(f"features must be (H, W, N) or (1, H, W, N), got shape {features.shape}")
+    return tf.reshape(features, (-1, tf.shape(features)[-1]))
+
+
+def content_loss(features, target):
+    """L_content = ½ Σ (F − P)²  (seed 000, eq. 1)."""
+    features = tf.convert_to_tensor(features, tf.float32)
+    target = tf.convert_to_tensor(target, tf.float32)
+    return 0.5 * tf.reduce_sum(tf.square(features - target))
+
+
+def gram_matrix(features):
+    """G = F Fᵀ with F the (N, M) matrix of a layer: G_ij = Σ_k F_ik F_jk (seed 000, eq. 3). → (N, N)."""
+    f = _as_matrix(features)
+    return tf.matmul(f, f, transpose_a=True)
+
+
+def style_layer_loss(features, target_gram):
+    """E_l = 1/(4 N² M²) Σ (G − A)²  (seed 000, eq. 4), G the Gram of ``features``."""
+    f = _as_matrix(features)
+    gram = tf.matmul(f, f, transpose_a=True)
+    n = tf.cast(tf.shape(f)[1], tf.float32)
+    m = tf.cast(tf.shape(f)[0], tf.float32)
+    target_gram = tf.convert_to_tensor(target_gram, tf.float32)
+    return tf.reduce_sum(tf.square(gram - target_gram)) / (4.0 * n * n * m * m)
+
+
+def style_loss(features, target_grams, layer_weights):
+    """L_style = Σ_l ω_l E_l  (seed 000, eq. 5).
+
+    ``features`` and ``target_grams`` are sequences (or dicts keyed by layer name) in the same order
+    as ``layer_weights``.
+    """
+    if isinstance(features, dict):
+        names = list(features)
+        features = [features[n] for n in names]
+        target_grams = [target_grams[n] for n in names]
+        if isinstance(layer_weights, dict):
+            layer_weights = [layer_weights[n] for n in names]
+    if not (len(features) == len(target_grams) == len(layer_weights)):
+        raise ValueError(f"style_loss got {len(features)} feature maps, {len(target_grams)} Gram targets "
+                         f"and {len(layer_weights)} weights; they must match one to one")
+    total = tf.constant(0.0)
+    for f, a, w in zip(features, target_grams, layer_weights):
+        total += float(w) * style_layer_loss(f, a)
+    return total
+
+
+def total_variation_loss(image, beta=2.0):
+    """R_TV = Σ_{i,j,c} [(x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²]^{β/2}  (seed 003).
+
+    ``image`` is (H, W, C) or (1, H, W, C); the sum runs over the (H−1)×(W−1) positions where both
+    differences exist. β = 2 is the usual squared form. For β < 2 a tiny ε = 1e-8 is added inside the
+    power so the gradient stays finite where the image is flat.
+    """
+    x = tf.convert_to_tensor(image, tf.float32)
+    if x.shape.rank == 4:
+        x = x[0]
+    dx = x[:-1, 1:, :] - x[:-1, :-1, :]
+    dy = x[1:, :-1, :] - x[:-1, :-1, :]
+    sq = tf.square(dx) + tf.square(dy)
+    beta = float(beta)
+    if beta == 2.0:
+        return tf.reduce_sum(sq)
+    return tf.reduce_sum(tf.pow(sq + 1e-8, beta / 2.0))
+
+
+def alpha_norm(image, alpha=6.0):
+    """‖x‖_α^α = Σ |x|^α (Mahendran & Vedaldi's bounded-range prior; they use α = 6)."""
+    x = tf.convert_to_tensor(image, tf.float32)
+    return tf.reduce_sum(tf.pow(tf.abs(x), float(alpha)))
+
+
+__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "style_loss", "total_variation_loss",
+           "alpha_norm"]

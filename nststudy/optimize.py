@@ -1,0 +1,141 @@
+"""Optimisation loops over the image pixels: Adam and plain gradient descent (Keras optimisers on an
+ExponentialDecay schedule, one compiled step) and L-BFGS-B (SciPy, value and gradient from TF).
+
+Each loop takes ``loss_fn(x) -> {"total", "content", "style", "tv"}`` for a (1, H, W, 3) RGB image in
+0..255, a start image, a StyleConfig and ``on_step(step, terms, image_fn) -> bool`` (True stops the
+run). Pixels stay in 0..255 (clipping for the gradient methods, bounds for L-BFGS-B). A non-finite
+loss or gradient stops the run; the image returned is the last one whose values were all finite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+TERMS = ("total", "content", "style", "tv")
+
+
+@dataclass
+class OptimizeOutcome:
+    image: np.ndarray  # float32 (1, H, W, 3), RGB 0..255
+    steps: int  # steps completed
+    stopped: str  # "completed" | "callback" | "diverged"
+    info: dict = field(default_factory=dict)  # optimiser-specific (e.g. L-BFGS iterations, evaluations)
+
+
+def _numpy_terms(terms) -> dict:
+    return {k: float(terms[k]) for k in TERMS}
+
+
+def make_schedule(config):
+    import keras
+
+    return keras.optimizers.schedules.ExponentialDecay(
+        initial_learning_rate=config.learning_rate, decay_steps=config.decay_steps,
+        decay_rate=config.decay_rate)
+
+
+def run_gradient(loss_fn, x0, config, on_step) -> OptimizeOutcome:
+    """Adam (default) or plain gradient descent ("sgd") with tf.GradientTape, one compiled step."""
+    import keras
+
+    schedule = make_schedule(config)
+    if config.optimizer == "adam":
+        opt = keras.optimizers.Adam(learning_rate=schedule)
+    else:
+        opt = keras.optimizers.SGD(learning_rate=schedule, momentum=0.0)
+    x = tf.Variable(np.asarray(x0, np.float32), name="image")
+    last_finite = tf.Variable(x)
+    opt.build([x])
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            terms = loss_fn(x)
+        grad = tape.gradient(terms["total"], x)
+        opt.apply_gradients([(grad, x)])
+        x.assign(tf.clip_by_value(x, 0.0, 255.0))
+        last_finite.assign(tf.where(tf.reduce_all(tf.math.is_finite(x)), x, last_finite))
+        return terms
+
+    stopped, done = "completed", 0
+    for i in range(config.total_steps):
+        terms = _numpy_terms(step())
+        if not np.isfinite(terms["total"]):
+            stopped = "diverged"
+            on_step(i, terms, lambda: last_finite.numpy())
+            break
+        done = i + 1
+        if on_step(i, terms, lambda: x.numpy()):
+            stopped = "callback"
+            break
+    return OptimizeOutcome(last_finite.numpy(), done, stopped)
+
+
+def run_lbfgs(loss_fn, x0, config, on_step) -> OptimizeOutcome:
+    """L-BFGS-B over all ``epochs × steps_per_epoch`` iterations in one SciPy call (the curvature memory
+    is never thrown away between epochs); every iteration is reported through ``on_step``."""
+    from scipy.optimize import Bounds, minimize
+
+    shape = np.shape(x0)
+    size = int(np.prod(shape))
+
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
+    def value_and_grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            terms = loss_fn(x)
+        return terms, tape.gradient(terms["total"], x)
+
+    last = {"x": None, "terms": None}
+    state = {"step": 0, "stopped": "completed", "best": np.asarray(x0, np.float32).ravel().astype(np.float64)}
+
+    def fun(flat):
+        terms, grad = value_and_grad(tf.constant(flat.reshape(shape), tf.float32))
+        terms = _numpy_terms(terms)
+        last["x"], last["terms"] = flat.copy(), terms
+        grad = grad.numpy().astype(np.float64).ravel()
+        if not (np.isfinite(terms["total"]) and np.all(np.isfinite(grad))):
+            # Hand SciPy a huge value so the line search backs off; the callback stops the run.
+            return 1e30, np.zeros_like(grad)
+        return terms["total"], grad
+
+    def callback(intermediate_result):
+        xk = intermediate_result.x
+        if last["x"] is None or not np.array_equal(last["x"], xk):
+            fun(xk)
+        terms, i = last["terms"], state["step"]
+        image_fn = lambda: xk.reshape(shape).astype(np.float32)  # noqa: E731
+        if not np.isfinite(terms["total"]):
+            state["stopped"] = "diverged"
+            on_step(i, terms, lambda: state["best"].reshape(shape).astype(np.float32))
+            raise StopIteration
+        state["best"] = xk.copy()
+        state["step"] = i + 1
+        if on_step(i, terms, image_fn):
+            state["stopped"] = "callback"
+            raise StopIteration
+
+    iters = config.total_steps
+    result = minimize(fun, np.asarray(x0, np.float64).ravel(), jac=True, method="L-BFGS-B",
+                      bounds=Bounds(np.zeros(size), np.full(size, 255.0)), callback=callback,
+                      options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
+                               "maxcor": 10})
+    info = {"lbfgs_iterations": int(result.nit), "lbfgs_function_evaluations": int(result.nfev),
+            "lbfgs_message": str(result.message)}
+    if state["stopped"] == "completed" and state["step"] < iters:
+        state["stopped"] = "completed"  # SciPy converged or its line search ended before maxiter
+        info["lbfgs_ended_early"] = True
+    return OptimizeOutcome(state["best"].reshape(shape).astype(np.float32), state["step"], state["stopped"], info)
+
+
+def optimize(loss_fn, x0, config, on_step) -> OptimizeOutcome:
+    """Run the optimiser ``config.optimizer`` names."""
+    if config.optimizer == "lbfgs":
+        return run_lbfgs(loss_fn, x0, config, on_step)
+    return run_gradient(loss_fn, x0, config, on_step)
+
+
+__all__ = ["optimize", "run_gradient", "run_lbfgs", "make_schedule", "OptimizeOutcome", "TERMS"]

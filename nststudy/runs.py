@@ -1,0 +1,129 @@
+"""Run records: one folder per run that can be understood (and re-run) without the code.
+
+    image.png     the result            content.png / style.png  the inputs as optimised against
+    config.json   StyleConfig, re-runnable with ``nststudy stylize ... --config config.json``
+    history.csv   per step: step, total, content, style, tv, seconds
+    loss.png      total and each term against the step (log scale)
+    env.json      versions, platform, weights source and md5, seed
+    result.json   how the run ended, final losses, wall time, optimiser details
+
+Every file is written atomically; ``result.json`` is written last, so its presence marks a complete run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .config import StyleConfig
+from .files import save_figure, write_json, write_text
+from .images import save_image
+
+HISTORY_COLUMNS = ("step", "total", "content", "style", "tv", "seconds")
+RANDOM_TAG = "random-weights"
+
+
+def environment(weights_source=None, seed=None) -> dict:
+    """Versions and machine facts a reader needs to trust or reproduce a number."""
+    import keras
+    import numpy
+    import tensorflow
+
+    from . import __version__
+
+    env = {
+        "nststudy": __version__,
+        "python": sys.version.split()[0],
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if weights_source is not None:
+        env["weights"] = weights_source.to_dict()
+    if seed is not None:
+        env["seed"] = seed
+    return env
+
+
+def history_csv(history) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buf.getvalue()
+
+
+def run_directory(directory, weights_source) -> Path:
+    """The folder a run is saved in: random-weight runs carry ``random-weights`` in their name."""
+    directory = Path(directory)
+    if weights_source.is_random and "random" not in directory.name.lower():
+        directory = directory.with_name(f"{directory.name}_{RANDOM_TAG}")
+    return directory
+
+
+def save_run(result, directory, extra: dict | None = None) -> Path:
+    """Write a StyleResult's record into ``directory`` (see module docstring); returns the folder used.
+
+    With random weights the folder name gets the suffix ``_random-weights`` (unless it says "random").
+    """
+    from .plots import plot_losses
+
+    directory = run_directory(directory, result.weights_source)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not os.access(directory, os.W_OK):
+        raise PermissionError(f"{directory}: output folder is not writable")
+    save_image(result.image, directory / "image.png")
+    save_image(result.content, directory / "content.png")
+    save_image(result.style, directory / "style.png")
+    write_json(directory / "config.json", result.config.to_dict())
+    write_text(directory / "history.csv", history_csv(result.history))
+    write_json(directory / "env.json", environment(result.weights_source, result.config.seed))
+    fig = plot_losses(result.history, title=f"{directory.name} — {result.weights_source.label}")
+    save_figure(fig, directory / "loss.png")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    final = result.final
+    record = {
+        "status": "diverged" if result.stopped == "diverged" else "complete",
+        "stopped": result.stopped,
+        "steps": len(result.history),
+        "final": {k: final.get(k) for k in HISTORY_COLUMNS[1:]},
+        "wall_seconds": final.get("seconds"),
+        "weights": result.weights_source.label,
+        "info": result.info,
+        **(extra or {}),
+    }
+    write_json(directory / "result.json", record)
+    return directory
+
+
+def is_complete(directory) -> bool:
+    """True when ``directory`` holds a finished run record (``result.json`` is written last)."""
+    return (Path(directory) / "result.json").is_file()
+
+
+def load_run(directory) -> dict:
+    """Read a run folder back: config (StyleConfig), history (list of dicts), env and result dicts."""
+    directory = Path(directory)
+    config = StyleConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    with open(directory / "history.csv", newline="") as f:
+        history = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+    out = {"directory": directory, "config": config, "history": history}
+    for name in ("env", "result"):
+        p = directory / f"{name}.json"
+        out[name] = json.loads(p.read_text()) if p.is_file() else None
+    return out
+
+
+__all__ = ["save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory", "HISTORY_COLUMNS"]
