@@ -128,7 +128,8 @@ def main(argv=None) -> int:
         return args.func(args)
     except WeightsNotFoundError as e:
         print(f"nststudy: error: {e}", file=sys.stderr)
-    except (UsageError, ImageError, WeightsFileError, ValueError, PermissionError, FileNotFoundError) as e:
+    except (UsageError, ImageError, WeightsFileError, ValueError, PermissionError, FileNotFoundError,
+            RuntimeError) as e:
         print(f"nststudy: error: {e}", file=sys.stderr)
     except KeyboardInterrupt:
         print("nststudy: interrupted", file=sys.stderr)

@@ -1,0 +1,115 @@
+"""Writes the thin notebooks in notebooks/ (run once after changing a parameter list; commit the output).
+
+Each notebook: one cell tagged `parameters` of plain, commented assignments, then a few calls into nststudy.
+"""
+import nbformat as nbf
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "notebooks"
+
+CONFIG_PARAMS = '''\
+content = "chelsea"  # content image: a path, or a bundled sample: astronaut, chelsea, coffee, rocket
+style = "hubble_deep_field"  # style image: a path, or a bundled sample: hubble_deep_field, brick, gravel, grass
+output_dir = "runs/notebook"  # run folder to write: image.png, config.json, history.csv, loss.png, env.json
+model = "vgg19"  # feature network: "vgg19" | "vgg16"
+weights = "imagenet"  # "imagenet" (resolved from $NSTSTUDY_WEIGHTS_DIR or the Keras cache) | "random" (labelled) | path to .h5
+pooling = "max"  # "max" (as Keras ships VGG) | "avg" (Gatys et al.)
+content_layers = ["conv4_2"]  # content layers, paper (conv4_2) or Keras (block4_conv2) names
+style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]  # style layers (Gatys et al.)
+style_layer_weights = [0.2, 0.2, 0.2, 0.2, 0.2]  # omega_l, one weight per style layer
+content_weight = 1.0  # alpha, weight of the content loss
+style_weight = 1.0  # beta, weight of the style loss (alpha/beta sets the trade-off)
+tv_weight = 0.0  # weight of the total-variation smoothness term (0 = off, as Gatys et al.)
+optimizer = "adam"  # "adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)
+learning_rate = 5.0  # initial step for adam/sgd in pixel units (ExponentialDecay schedule); unused by lbfgs
+decay_steps = 100  # the learning rate is multiplied by decay_rate every decay_steps steps (smoothly)
+decay_rate = 0.96  # ExponentialDecay factor
+epochs = 10  # epochs x steps_per_epoch = total steps (seed 004: 10 x 100)
+steps_per_epoch = 100  # steps (or L-BFGS iterations) per epoch
+image_size = 256  # longest side of the result in pixels; the style image is resized to the content's size
+init = "content"  # start image: "content" | "noise" (Gatys et al.) | "style"
+seed = 0  # seeds noise, random weights and TensorFlow'''
+
+
+def typed(text):
+    """Put each parameter's type at the start of its comment: papermill infers no type from a plain
+    assignment, and annotations are what it cannot always parse, so the type is stated in words."""
+    import ast
+
+    out = []
+    for line in text.splitlines():
+        code, _, comment = line.partition("  # ")
+        value = ast.literal_eval(code.split(" = ", 1)[1])
+        kind = {str: "str", float: "float", int: "int", bool: "bool", list: "list"}[type(value)]
+        if isinstance(value, list) and value:
+            kind = f"list of {type(value[0]).__name__}"
+        out.append(f"{code}  # ({kind}) {comment}")
+    return "\n".join(out)
+
+
+def notebook(cells):
+    nb = nbf.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python"}}
+    for kind, src, *tags in cells:
+        if tags and "parameters" in tags[0]:
+            src = typed(src)
+        cell = nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
+        if tags:
+            cell.metadata["tags"] = tags[0]
+        nb.cells.append(cell)
+    return nb
+
+
+def params_with(text, replace):
+    lines = text.splitlines()
+    for old, new in replace.items():
+        lines = [new if l.startswith(old + " =") else l for l in lines]
+    return "\n".join(lines)
+
+
+stylize = notebook([
+    ("md", "# One style-transfer trial\n\nThe trial notebook of every sweep: run it with papermill, e.g.\n"
+           "`papermill notebooks/stylize.ipynb out.ipynb -p style_weight 1e2 -p content_layers '[\"conv4_2\"]'`.\n"
+           "`papermill --help-notebook notebooks/stylize.ipynb` lists the parameters."),
+    ("code", CONFIG_PARAMS + "\nshow = True  # display the image and the loss plot at the end", ["parameters"]),
+    ("code", "import nststudy\nfrom nststudy.notebook import config_from_parameters\n\n"
+             "config = config_from_parameters(globals())  # strict: a misspelt or bad parameter stops here\nconfig"),
+    ("code", "result = nststudy.stylize(content, style, config)\nrun = nststudy.save_run(result, output_dir)\n"
+             "print(run, result.stopped, result.final)"),
+    ("code", "if show:\n    from IPython.display import Image, display\n\n"
+             "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
+])
+
+explore = notebook([
+    ("md", "# Explore\n\nPick a content and a style image (a path or a bundled sample), edit the settings, and watch "
+           "the image and the loss curve update every `preview_every` steps. The last cell compares this run with "
+           "an earlier one side by side."),
+    ("code", params_with(CONFIG_PARAMS, {"output_dir": 'output_dir = "runs/explore"  # run folder to write',
+                                          "epochs": "epochs = 2  # epochs x steps_per_epoch = total steps"})
+             + "\npreview_every = 20  # redraw the image and loss curve every this many steps"
+             + "\ncompare_with = \"\"  # an earlier run folder to show side by side with this one (\"\" = none)",
+     ["parameters"]),
+    ("code", "import nststudy\nfrom nststudy.notebook import LivePreview, compare_runs, config_from_parameters\n\n"
+             "config = config_from_parameters(globals())\nconfig"),
+    ("code", "result = nststudy.stylize(content, style, config, callback=LivePreview(preview_every))\n"
+             "run = nststudy.save_run(result, output_dir)\nrun"),
+    ("code", "if compare_with:\n    compare_runs(compare_with, run)"),
+])
+
+report = notebook([
+    ("md", "# Study report\n\nBuilds a study's figures from its trial records: the contact sheet, the loss "
+           "curves of all trials and the results table. Nothing is re-run."),
+    ("code", 'sweep = "experiments/alpha_beta/sweep.yaml"  # the study\'s sweep file\n'
+             'preset = ""  # the preset the sweep ran with ("" = the real runs, "smoke" = the smoke test)',
+     ["parameters"]),
+    ("code", "import csv\n\nfrom IPython.display import Image, Markdown, display\n\n"
+             "from nststudy.report import build_report, markdown_table\n\n"
+             "paths = build_report(sweep, preset or None)\npaths"),
+    ("code", "display(Image(filename=paths['grid']), Image(filename=paths['losses']))\n"
+             "with open(paths['results']) as f:\n    display(Markdown(markdown_table(list(csv.DictReader(f)))))"),
+])
+
+for name, nb in (("stylize", stylize), ("explore", explore), ("report", report)):
+    nbf.write(nb, OUT / f"{name}.ipynb")
+    print("wrote", OUT / f"{name}.ipynb")
