@@ -64,9 +64,9 @@ def history_csv(history) -> str:
 
 
 def run_directory(directory, weights_source) -> Path:
-    """The folder a run is saved in: random-weight runs carry ``random-weights`` in their name."""
+    """The folder a run is saved in: random-weight runs carry ``random-weights`` in their path."""
     directory = Path(directory)
-    if weights_source.is_random and "random" not in directory.name.lower():
+    if weights_source.is_random and "random" not in str(directory).lower():
         directory = directory.with_name(f"{directory.name}_{RANDOM_TAG}")
     return directory
 
@@ -74,7 +74,7 @@ def run_directory(directory, weights_source) -> Path:
 def save_run(result, directory, extra: dict | None = None) -> Path:
     """Write a StyleResult's record into ``directory`` (see module docstring); returns the folder used.
 
-    With random weights the folder name gets the suffix ``_random-weights`` (unless it says "random").
+    With random weights the folder name gets the suffix ``_random-weights`` (unless its path says "random").
     """
     from .plots import plot_losses
 

@@ -179,7 +179,7 @@ def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None) 
         shutil.rmtree(folder)  # an incomplete or failed earlier attempt: start it over
     folder.mkdir(parents=True)
     write_json(folder / "trial.json", params)
-    partial = folder / ".output.ipynb.partial"
+    partial = folder / ".output.partial.ipynb"
     start = time.perf_counter()
     reason = None
     try:

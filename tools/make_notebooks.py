@@ -19,12 +19,12 @@ style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]  # style 
 style_layer_weights = [0.2, 0.2, 0.2, 0.2, 0.2]  # omega_l, one weight per style layer
 content_weight = 1.0  # alpha, weight of the content loss
 style_weight = 1.0  # beta, weight of the style loss (alpha/beta sets the trade-off)
-tv_weight = 0.0  # weight of the total-variation smoothness term (0 = off, as Gatys et al.)
+tv_weight = 0.0  # weight of the total-variation smoothness term (0 turns it off, as Gatys et al.)
 optimizer = "adam"  # "adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)
 learning_rate = 5.0  # initial step for adam/sgd in pixel units (ExponentialDecay schedule); unused by lbfgs
 decay_steps = 100  # the learning rate is multiplied by decay_rate every decay_steps steps (smoothly)
 decay_rate = 0.96  # ExponentialDecay factor
-epochs = 10  # epochs x steps_per_epoch = total steps (seed 004: 10 x 100)
+epochs = 10  # epochs x steps_per_epoch is the number of steps (seed 004: 10 x 100)
 steps_per_epoch = 100  # steps (or L-BFGS iterations) per epoch
 image_size = 256  # longest side of the result in pixels; the style image is resized to the content's size
 init = "content"  # start image: "content" | "noise" (Gatys et al.) | "style"
@@ -86,9 +86,9 @@ explore = notebook([
            "the image and the loss curve update every `preview_every` steps. The last cell compares this run with "
            "an earlier one side by side."),
     ("code", params_with(CONFIG_PARAMS, {"output_dir": 'output_dir = "runs/explore"  # run folder to write',
-                                          "epochs": "epochs = 2  # epochs x steps_per_epoch = total steps"})
+                                          "epochs": "epochs = 2  # epochs x steps_per_epoch is the number of steps"})
              + "\npreview_every = 20  # redraw the image and loss curve every this many steps"
-             + "\ncompare_with = \"\"  # an earlier run folder to show side by side with this one (\"\" = none)",
+             + "\ncompare_with = \"\"  # an earlier run folder to show side by side with this one (empty for none)",
      ["parameters"]),
     ("code", "import nststudy\nfrom nststudy.notebook import LivePreview, compare_runs, config_from_parameters\n\n"
              "config = config_from_parameters(globals())\nconfig"),
@@ -101,7 +101,7 @@ report = notebook([
     ("md", "# Study report\n\nBuilds a study's figures from its trial records: the contact sheet, the loss "
            "curves of all trials and the results table. Nothing is re-run."),
     ("code", 'sweep = "experiments/alpha_beta/sweep.yaml"  # the study\'s sweep file\n'
-             'preset = ""  # the preset the sweep ran with ("" = the real runs, "smoke" = the smoke test)',
+             'preset = ""  # the preset the sweep ran with (empty for the real runs, or "smoke")',
      ["parameters"]),
     ("code", "import csv\n\nfrom IPython.display import Image, Markdown, display\n\n"
              "from nststudy.report import build_report, markdown_table\n\n"
