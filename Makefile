@@ -18,11 +18,13 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/nststudy demo
 
+PYTEST_ARGS ?= -m "not slow"
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf runs .pytest_cache

@@ -11,7 +11,7 @@ import difflib
 import json
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 # Convolutions per block of the two Keras VGG models (include_top=False).
 _CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -83,7 +83,7 @@ class StyleConfig:
         "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
     style_layer_weights: tuple = (0.2, 0.2, 0.2, 0.2, 0.2)  # ω_l, one per style layer (Gatys: 1/5 each)
     content_weight: float = 1.0  # α
-    style_weight: float = 1e3  # β; α/β = 1e-3 (Gatys et al. Fig. 3 middle of the range)
+    style_weight: float = 1.0  # β; balanced for Keras's unscaled VGG (README: "Defaults and where they come from")
     tv_weight: float = 0.0  # weight of Σ[(Δx)²+(Δy)²] on the 0..255 image (Gatys used none)
     optimizer: str = "adam"  # "adam" | "sgd" | "lbfgs"
     learning_rate: float = 5.0  # initial step, in pixel units (0..255 scale); SGD needs far less
