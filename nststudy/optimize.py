@@ -9,12 +9,16 @@ loss or gradient stops the run; the image returned is the last one whose values 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
 TERMS = ("total", "content", "style", "tv")
+# XLA for the compiled step and the L-BFGS value-and-gradient: on unless NSTSTUDY_XLA=0. Measured side by
+# side at 256 px, VGG19, 2 CPU cores: median step 0.53-0.65 s with XLA against 0.73-1.06 s without (0.66x).
+JIT_COMPILE = os.environ.get("NSTSTUDY_XLA", "1") != "0"
 
 
 @dataclass
@@ -50,7 +54,7 @@ def run_gradient(loss_fn, x0, config, on_step) -> OptimizeOutcome:
     last_finite = tf.Variable(x)
     opt.build([x])
 
-    @tf.function
+    @tf.function(jit_compile=JIT_COMPILE)
     def step():
         with tf.GradientTape() as tape:
             terms = loss_fn(x)
@@ -82,7 +86,7 @@ def run_lbfgs(loss_fn, x0, config, on_step) -> OptimizeOutcome:
     shape = np.shape(x0)
     size = int(np.prod(shape))
 
-    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)], jit_compile=JIT_COMPILE)
     def value_and_grad(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
