@@ -212,9 +212,12 @@ def parse_value(key: str, text: str):
     default = StyleConfig.__dataclass_fields__[key].default
     text = text.strip()
     if isinstance(default, tuple):
-        if text.startswith("["):
-            return json.loads(text)
-        return [float(v) if key == "style_layer_weights" else v for v in re.split(r"[,\s]+", text) if v]
+        try:
+            if text.startswith("["):
+                return json.loads(text)
+            return [float(v) if key == "style_layer_weights" else v for v in re.split(r"[,\s]+", text) if v]
+        except ValueError as e:  # bad JSON or a non-number weight: name the key, like the other branches
+            raise ValueError(f"{key}={text!r}: expected a comma-separated or JSON list ({e})") from None
     if isinstance(default, bool):
         return text.lower() in ("1", "true", "yes")
     if isinstance(default, int):

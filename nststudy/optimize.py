@@ -30,7 +30,7 @@ class OptimizeOutcome:
 
 
 def _numpy_terms(terms) -> dict:
-    return {k: float(terms[k]) for k in TERMS}
+    return {k: float(v) for k, v in terms.items()}  # TERMS, plus any extra terms a loss_fn reports
 
 
 def make_schedule(config):

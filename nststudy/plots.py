@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+NOT_TERMS = {"step", "seconds", "octave"}
 TERM_STYLES = {"total": ("black", "-"), "content": ("tab:blue", "--"), "style": ("tab:red", "--"),
                "tv": ("tab:green", ":")}
 
@@ -17,11 +18,12 @@ def plot_losses(history, title: str | None = None, ax=None) -> Figure:
     else:
         fig = ax.figure
     steps = [h["step"] for h in history]
-    for term, (color, ls) in TERM_STYLES.items():
+    extra = [k for k in dict.fromkeys(k for h in history for k in h) if k not in TERM_STYLES and k not in NOT_TERMS]
+    for term, (color, ls) in [*TERM_STYLES.items(), *((k, (None, "-.")) for k in extra)]:
         values = [h.get(term, 0.0) for h in history]
         if not any(v > 0 for v in values):
             continue
-        ax.plot(steps, values, color=color, linestyle=ls, label=term if term == "total" else f"{term} (unweighted)")
+        ax.plot(steps, values, color=color, linestyle=ls, label=term if term not in ("content", "style") else f"{term} (unweighted)")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")

@@ -57,7 +57,8 @@ def environment(weights_source=None, seed=None) -> dict:
 
 def history_csv(history) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    extra = [k for k in dict.fromkeys(k for row in history for k in row) if k not in HISTORY_COLUMNS]
+    writer = csv.DictWriter(buf, fieldnames=[*HISTORY_COLUMNS, *extra], lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     return buf.getvalue()
