@@ -8,7 +8,10 @@ import types
 from .config import FIELD_NAMES, StyleConfig, parse_value
 
 NOTEBOOK_ONLY = ("content", "style", "output_dir", "show", "preview_every", "compare_with")
+RECONSTRUCT_ONLY = ("task", "image", "layers", "output_dir", "show", "lambda_tv", "lambda_alpha", "alpha", "beta",
+                    "steps", "step_size", "octaves", "octave_scale")
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+_PLAIN = (str, int, float, bool, list, tuple, dict, type(None))  # what papermill can inject
 
 
 def config_from_parameters(namespace: dict, extra=NOTEBOOK_ONLY) -> StyleConfig:
@@ -24,6 +27,8 @@ def config_from_parameters(namespace: dict, extra=NOTEBOOK_ONLY) -> StyleConfig:
             continue
         if isinstance(value, (types.ModuleType, types.FunctionType, type)) or callable(value):
             continue
+        if not isinstance(value, _PLAIN):
+            continue  # made by a later cell (config, result, the run folder) when a cell is re-run by hand
         if name not in accepted:
             close = difflib.get_close_matches(name, sorted(accepted), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

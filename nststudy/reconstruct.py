@@ -5,6 +5,7 @@ naming schemes, a progress bar, a callback, and a StyleResult that ``save_run`` 
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -187,5 +188,33 @@ def _dream_iterate(row, xt):
     return Iterate(row["step"], row["total"], 0.0, 0.0, 0.0, row["seconds"], lambda: xt.numpy())
 
 
-__all__ = ["reconstruct_content", "reconstruct_style", "invert_features", "deep_dream", "reconstruction_errors",
+TASKS = ("content", "style", "invert", "dream")
+
+
+def reconstruct(task, image, layers, config: StyleConfig = StyleConfig(), progress=True, callback=None,
+                **options) -> StyleResult:
+    """One entry for the reconstruct notebook: ``task`` is content | style | invert | dream; ``options``
+    go to ``invert_features`` (alpha, beta, lambda_alpha, lambda_tv) or ``deep_dream`` (steps, step_size,
+    octaves, octave_scale, jitter)."""
+    if isinstance(layers, str):  # papermill -p passes lists as strings: '["conv4_2"]' or 'conv1_1,conv2_1'
+        layers = json.loads(layers) if layers.strip().startswith("[") else [v for v in layers.split(",") if v.strip()]
+    layers = list(layers)
+    if task not in TASKS:
+        raise ValueError(f"task={task!r}; accepted: {', '.join(TASKS)}")
+    if task in ("content", "invert") and len(layers) != 1:
+        raise ValueError(f"task={task!r} reconstructs one layer; got layers={layers!r}")
+    if task == "content":
+        return reconstruct_content(image, layers[0], config, callback, progress)
+    if task == "style":
+        return reconstruct_style(image, layers, config, callback, progress)
+    if task == "invert":
+        keep = ("alpha", "beta", "lambda_alpha", "lambda_tv")
+        return invert_features(image, layers[0], config, callback=callback, progress=progress,
+                               **{k: v for k, v in options.items() if k in keep})
+    keep = ("steps", "step_size", "octaves", "octave_scale", "jitter")
+    return deep_dream(image, layers, config=config, callback=callback, progress=progress,
+                      **{k: v for k, v in options.items() if k in keep})
+
+
+__all__ = ["reconstruct", "TASKS", "reconstruct_content", "reconstruct_style", "invert_features", "deep_dream", "reconstruction_errors",
            "default_lambda_tv"]

@@ -65,25 +65,28 @@ def _layout(sweep: Sweep, trials: list[Trial]):
 
 
 def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1.9):
-    """The study's picture grid: content and style first, then one column per swept value."""
+    """The study's picture grid: the input(s) first (content and style, or the original), then one column
+    per swept value."""
     import matplotlib.pyplot as plt
     from PIL import Image
 
     rows, cols = _layout(sweep, trials)
-    fig, axes = plt.subplots(len(rows), len(cols) + 2, figsize=(cell * (len(cols) + 2), cell * len(rows) + 0.4),
+    inputs = ("content", "style") if all("style" in t.params for t in trials) else ("content",)
+    k = len(inputs)
+    fig, axes = plt.subplots(len(rows), len(cols) + k, figsize=(cell * (len(cols) + k), cell * len(rows) + 0.4),
                              squeeze=False)
     for i, (rlabel, cells) in enumerate(rows.items()):
         first = next(iter(cells.values()))
         folder = runs / first.id
-        for j, name in enumerate(("content", "style")):
+        for j, name in enumerate(inputs):
             ax = axes[i, j]
             p = folder / f"{name}.png"
             if p.is_file():
                 ax.imshow(Image.open(p))
-            ax.set_title(name if i == 0 else "", fontsize=8)
+            ax.set_title((name if k == 2 else "original") if i == 0 else "", fontsize=8)
         axes[i, 0].set_ylabel(rlabel, fontsize=7)
         for j, clabel in enumerate(cols):
-            ax = axes[i, j + 2]
+            ax = axes[i, j + k]
             t = cells.get(clabel)
             status = trial_status(runs / t.id) if t else "absent"
             img = runs / t.id / "image.png" if t else None

@@ -103,6 +103,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
         "wall_seconds": final.get("seconds"),
         "weights": result.weights_source.label,
         "info": result.info,
+        **{k: v for k, v in result.info.items() if k.startswith("metric_")},
         **(extra or {}),
     }
     write_json(directory / "result.json", record)

@@ -110,6 +110,44 @@ report = notebook([
              "with open(paths['results']) as f:\n    display(Markdown(markdown_table(list(csv.DictReader(f)))))"),
 ])
 
-for name, nb in (("stylize", stylize), ("explore", explore), ("report", report)):
+reconstruct = notebook([
+    ("md", "# What a layer keeps\n\nContent and style reconstructions from noise (Gatys et al. Fig. 1), "
+           "feature inversion (Mahendran & Vedaldi) and DeepDream, for one image and one layer (set). "
+           "The trial notebook of the reconstruction studies in `experiments/`."),
+    ("code", """task = "content"  # what to do: "content" (match one layer's features), "style" (match a layer set's Grams), "invert" (Mahendran-Vedaldi), "dream" (DeepDream)
+image = "chelsea"  # the image whose features are reconstructed: a path or a bundled sample
+layers = ["conv4_2"]  # one layer for content and invert, a set for style, one or more for dream (paper or Keras names)
+output_dir = "runs/reconstruct"  # run folder to write
+model = "vgg19"  # feature network: "vgg19" | "vgg16"
+weights = "imagenet"  # "imagenet" | "random" (labelled) | path to .h5
+pooling = "max"  # "max" | "avg"
+optimizer = "lbfgs"  # "lbfgs" (as Gatys et al. for reconstructions) | "adam" | "sgd"; dream ignores it
+learning_rate = 5.0  # adam/sgd initial step in pixel units
+decay_steps = 100  # ExponentialDecay period in steps
+decay_rate = 0.96  # ExponentialDecay factor
+epochs = 1  # epochs x steps_per_epoch is the number of iterations (content, style, invert)
+steps_per_epoch = 200  # iterations per epoch
+image_size = 256  # longest side in pixels
+seed = 0  # seeds the noise start, random weights and TensorFlow
+lambda_tv = -1.0  # invert: TV weight; negative picks the depth schedule (0.005 conv1-2, 0.05 conv3-4, 0.5 conv5)
+lambda_alpha = 1e-05  # invert: weight of the alpha-norm range prior
+alpha = 6.0  # invert: exponent of the alpha-norm (Mahendran-Vedaldi use 6)
+beta = 2.0  # invert: exponent of the TV term (2 is the squared form)
+steps = 20  # dream: gradient-ascent steps per octave
+step_size = 0.01  # dream: step as a fraction of 255, along the normalised gradient
+octaves = 3  # dream: number of scales, coarse to fine
+octave_scale = 1.4  # dream: size ratio between octaves
+show = True  # display the result and the loss plot""", ["parameters"]),
+    ("code", "import nststudy\nimport nststudy.notebook\nfrom nststudy.reconstruct import reconstruct\n\n"
+             "config = nststudy.notebook.config_from_parameters(globals(), extra=nststudy.notebook.RECONSTRUCT_ONLY)\n"
+             "options = dict(alpha=alpha, beta=beta, lambda_alpha=lambda_alpha, lambda_tv=None if lambda_tv < 0 else lambda_tv,\n"
+             "               steps=steps, step_size=step_size, octaves=octaves, octave_scale=octave_scale)"),
+    ("code", "result = reconstruct(task, image, layers, config, **options)\nrun = nststudy.save_run(result, output_dir)\n"
+             "print(run, result.stopped, result.final, {k: v for k, v in result.info.items() if k.startswith('metric_')})"),
+    ("code", "if show:\n    from IPython.display import Image, display\n\n"
+             "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
+])
+
+for name, nb in (("stylize", stylize), ("explore", explore), ("report", report), ("reconstruct", reconstruct)):
     nbf.write(nb, OUT / f"{name}.ipynb")
     print("wrote", OUT / f"{name}.ipynb")
