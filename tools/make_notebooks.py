@@ -57,6 +57,7 @@ def notebook(cells):
         cell = nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
         if tags:
             cell.metadata["tags"] = tags[0]
+        cell.id = f"cell-{len(nb.cells)}"  # stable ids: regenerating leaves git diffs clean
         nb.cells.append(cell)
     return nb
 
