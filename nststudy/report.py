@@ -140,7 +140,8 @@ def markdown_table(rows: list[dict]) -> str:
     if not rows:
         return ""
     skip = {"trial", "reason"}
-    columns = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in skip]
+    columns = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in skip
+               and any(r.get(c) not in (None, 0, 0.0, "") for r in rows)]  # all-zero terms say nothing
 
     def fmt(v):
         if isinstance(v, float):
@@ -161,8 +162,12 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path) -> str:
              f"**Reproduce.** `{cmd}` (resumable: a re-run skips finished trials)", ""]
     if sweep.expected_runtime:
         parts += [f"**Expected runtime.** {sweep.expected_runtime}", ""]
+    last = runs.parent / "sweep.json"
+    ran = json.loads(last.read_text()) if last.is_file() else None
+    took = (f" The last `nststudy sweep` call ran {ran['ran']} trial(s) in {ran['wall_seconds'] / 60:.1f} min here "
+            f"(finished {ran['finished']}, {ran['workers']} worker(s))." if ran else "")
     parts += [f"**Record.** {done}/{len(rows)} trials complete; optimisation wall time {wall / 60:.1f} min in all; "
-              f"weights: {_weights_label_rows(rows)}.", ""]
+              f"weights: {_weights_label_rows(rows)}.{took}", ""]
     if preset:
         parts += [f"> Preset `{preset}`: tiny images, a few steps and random weights. These figures test the "
                   "machinery only and say nothing about style transfer.", ""]
