@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fcntl
+import hashlib
 import itertools
 import json
 import os
@@ -43,7 +44,7 @@ class Sweep:
     base: dict
     axes: dict
     combine: str
-    pairs: list
+    pairs: list  # [content, style] pairs, or [image] for single-image studies
     expected_runtime: str = ""
     presets: dict = field(default_factory=dict)
     notes: str = ""
@@ -69,14 +70,17 @@ def load_sweep(path) -> Sweep:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: not valid YAML ({e})") from None
-    known = {"name", "question", "source", "notebook", "base", "axes", "combine", "pairs", "expected_runtime",
-             "presets", "notes"}
+    known = {"name", "question", "source", "notebook", "base", "axes", "combine", "pairs", "images",
+             "expected_runtime", "presets", "notes"}
     for key in data:
         if key not in known:
             raise ValueError(f"{path}: unknown key {key!r}; accepted: {', '.join(sorted(known))}")
-    for key in ("question", "source", "axes", "pairs"):
+    for key in ("question", "source", "axes"):
         if not data.get(key):
             raise ValueError(f"{path}: {key!r} is required")
+    if bool(data.get("pairs")) == bool(data.get("images")):
+        raise ValueError(f"{path}: give either 'pairs' ([content, style] lists, for the stylize notebook) or "
+                         f"'images' (single images, for the reconstruct notebook)")
     combine = data.get("combine", "product")
     if combine not in ("product", "zip"):
         raise ValueError(f"{path}: combine={combine!r}; accepted: product, zip")
@@ -84,9 +88,12 @@ def load_sweep(path) -> Sweep:
     if combine == "zip" and len({len(v) for v in axes.values()}) > 1:
         raise ValueError(f"{path}: combine=zip needs axes of equal length, got "
                          + ", ".join(f"{k}: {len(v)}" for k, v in axes.items()))
-    pairs = [list(p) for p in data["pairs"]]
-    if any(len(p) != 2 for p in pairs):
-        raise ValueError(f"{path}: each entry of 'pairs' must be [content, style]")
+    if data.get("images"):
+        pairs = [[str(image)] for image in data["images"]]
+    else:
+        pairs = [list(p) for p in data["pairs"]]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(f"{path}: each entry of 'pairs' must be [content, style]")
     notebook = data.get("notebook", "notebooks/stylize.ipynb")
     nb_path = Path(notebook) if Path(notebook).is_absolute() else REPO / notebook
     return Sweep(path.resolve(), data.get("name", path.parent.name), str(data["question"]).strip(),
@@ -108,10 +115,11 @@ def format_value(value) -> str:
 
 def trial_id(pair, values: dict) -> str:
     """Stable, readable id: ``<content>+<style>__<axis>=<value>...`` (filesystem-safe)."""
-    parts = [f"{Path(str(pair[0])).stem}+{Path(str(pair[1])).stem}"]
+    parts = ["+".join(Path(str(p)).stem for p in pair)]
     parts += [f"{k}={format_value(v)}" for k, v in values.items()]
     text = re.sub(r"[^A-Za-z0-9_.=+-]", "-", "__".join(parts))
-    return text if len(text) <= 150 else text[:140] + "-" + format(abs(hash(text)) % 10**8, "08d")
+    # hashlib, not hash(): str hashes are salted per process, and the id must match on a resumed run
+    return text if len(text) <= 150 else text[:140] + "-" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 def expand(sweep: Sweep, preset: str | None = None) -> list[Trial]:
@@ -127,8 +135,9 @@ def expand(sweep: Sweep, preset: str | None = None) -> list[Trial]:
     for combo in combos:
         values = dict(zip(names, combo))
         for pair in sweep.pairs:
-            params = {**sweep.base, **values, **overrides, "content": pair[0], "style": pair[1]}
-            trials.append(Trial(trial_id(pair, values), params, {"pair": f"{pair[0]} / {pair[1]}", **values}))
+            images = {"content": pair[0], "style": pair[1]} if len(pair) == 2 else {"image": pair[0]}
+            params = {**sweep.base, **values, **overrides, **images}
+            trials.append(Trial(trial_id(pair, values), params, {"pair": " / ".join(pair), **values}))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{sweep.path}: two trials share an id; make the axis values distinct")
@@ -231,6 +240,7 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
     check_trials(sweep, trials)
     runs = runs_folder(sweep, preset, trials)
     todo = [t for t in trials if trial_status(runs / t.id) not in ("complete", "diverged")]
+    started = time.perf_counter()
     outcomes = {}
     with SweepLock(runs.parent):
         runs.mkdir(parents=True, exist_ok=True)
@@ -255,6 +265,10 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
         summary = {"sweep": sweep.name, "trials": len(trials), "ran": len(todo),
                    "failed": sorted(k for k, v in outcomes.items() if v["status"] != "complete"),
                    "runs": str(runs)}
+        write_json(runs.parent / "sweep.json", {"preset": preset, "trials": len(trials), "ran": len(todo),
+                                                "failed": summary["failed"], "workers": workers,
+                                                "scheduler": scheduler, "finished": time.strftime("%Y-%m-%d %H:%M"),
+                                                "wall_seconds": round(time.perf_counter() - started, 1)})
         if report:
             from .report import write_report
 
