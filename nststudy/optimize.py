@@ -102,8 +102,12 @@ def run_lbfgs(loss_fn, x0, config, on_step) -> OptimizeOutcome:
         last["x"], last["terms"] = flat.copy(), terms
         grad = grad.numpy().astype(np.float64).ravel()
         if not (np.isfinite(terms["total"]) and np.all(np.isfinite(grad))):
-            # Hand SciPy a huge value so the line search backs off; the callback stops the run.
+            # Hand SciPy a huge value so the line search backs off; if it cannot find a finite point
+            # again, the run ends and is recorded as diverged at this step.
+            state.setdefault("nonfinite_at", state["step"] + 1)
+            state["nonfinite_terms"] = terms
             return 1e30, np.zeros_like(grad)
+        state.pop("nonfinite_at", None)
         return terms["total"], grad
 
     def callback(intermediate_result):
@@ -130,8 +134,10 @@ def run_lbfgs(loss_fn, x0, config, on_step) -> OptimizeOutcome:
     info = {"lbfgs_iterations": int(result.nit), "lbfgs_function_evaluations": int(result.nfev),
             "lbfgs_message": str(result.message)}
     if state["stopped"] == "completed" and state["step"] < iters:
-        state["stopped"] = "completed"  # SciPy converged or its line search ended before maxiter
-        info["lbfgs_ended_early"] = True
+        info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended before maxiter
+        if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss
+            state["stopped"] = "diverged"
+            on_step(state["step"], state["nonfinite_terms"], lambda: state["best"].reshape(shape).astype(np.float32))
     return OptimizeOutcome(state["best"].reshape(shape).astype(np.float32), state["step"], state["stopped"], info)
 
 

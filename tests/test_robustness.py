@@ -1,0 +1,90 @@
+"""Divergence and unwritable outputs: a run stops cleanly, keeps its last finite image, and says where."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nststudy import StyleConfig, save_run
+from nststudy.models import resolve_weights
+from nststudy.stylize import run_objective
+
+
+def nan_after(k):
+    """A loss that is finite (Σ(x − 128)²) for its first ``k`` evaluations, then NaN."""
+    calls = tf.Variable(0.0)
+
+    def loss_fn(x):
+        calls.assign_add(1.0)
+        base = tf.reduce_sum(tf.square(x - 128.0))
+        total = base + tf.where(calls > k, tf.constant(np.nan, tf.float32), 0.0)
+        zero = tf.constant(0.0)
+        return {"total": total, "content": total, "style": zero, "tv": zero}
+
+    return loss_fn
+
+
+def _run(optimizer, k, steps=10):
+    # Adam moves ~1 px a step; plain gradient descent on Σ(x − 128)² moves 2·lr·(128 − x): 0.1 converges.
+    lr = 0.1 if optimizer == "sgd" else 1.0
+    cfg = StyleConfig(weights="random", optimizer=optimizer, epochs=1, steps_per_epoch=steps, learning_rate=lr)
+    x0 = np.full((1, 8, 8, 3), 50.0, np.float32)
+    img = x0[0].astype(np.uint8)
+    return run_objective(nan_after(k), x0, cfg, resolve_weights("vgg19", "random"), img, img, progress=False)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_gradient_run_stops_at_the_first_nan_and_keeps_the_last_finite_image(optimizer, tmp_path):
+    result = _run(optimizer, k=3)
+    # Evaluations 1-3 are finite (steps 1-3); step 4's loss is NaN: the run stops there.
+    assert result.stopped == "diverged" and result.info["diverged_at_step"] == 4
+    assert len(result.history) == 4 and np.isnan(result.history[-1]["total"])
+    assert all(np.isfinite(h["total"]) for h in result.history[:3])
+    # Three finite steps moved every pixel from 50 towards 128; the image kept is that one, not NaN.
+    assert result.image.dtype == np.uint8 and 50 < result.image.mean() < 128
+    run = save_run(result, tmp_path / "run_random")
+    record = json.loads((run / "result.json").read_text())
+    assert record["status"] == "diverged" and record["info"]["diverged_at_step"] == 4
+
+
+def test_lbfgs_run_records_divergence():
+    # The first evaluation is finite; every later one is NaN, so no line search can succeed.
+    result = _run("lbfgs", k=1)
+    assert result.stopped == "diverged" and "diverged_at_step" in result.info
+    assert np.isfinite(result.image.astype(float)).all()
+
+
+def test_unwritable_output_folder_fails_clearly_and_keeps_earlier_results(tmp_path, monkeypatch):
+    result = _run("adam", k=100, steps=2)
+    run = save_run(result, tmp_path / "first_random")
+    before = (run / "image.png").read_bytes()
+    # Permission bits do not stop root (CI runs as root), so the folder is reported unwritable by os.access.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(PermissionError, match="not writable"):
+        save_run(result, run)
+    monkeypatch.undo()
+    assert (run / "image.png").read_bytes() == before
+    # A file where the folder should be: a clear OS error, nothing written.
+    (tmp_path / "taken_random").write_text("x")
+    with pytest.raises(OSError):
+        save_run(result, tmp_path / "taken_random")
+
+
+def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    """A write that fails half-way (disk full) leaves the earlier file untouched and no temp file."""
+    from nststudy import files
+
+    target = tmp_path / "config.json"
+    files.write_text(target, "old")
+
+    def boom(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(target), "write_text", boom)
+    with pytest.raises(OSError, match="No space"):
+        files.write_text(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
