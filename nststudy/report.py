@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from pathlib import Path
 
 from .files import save_figure, write_text
@@ -44,18 +45,30 @@ def results_csv(rows: list[dict]) -> str:
 
 
 def _layout(sweep: Sweep, trials: list[Trial]):
-    """Row and column labels of the contact sheet: rows = pair (× first axis when there are several
-    axes), columns = the remaining axes (a zip sweep is one combined axis)."""
+    """Row and column labels of the contact sheet. Product sweeps: rows = pair (× first axis when there are
+    several axes), columns = the remaining axes. Zip sweeps: rows = the first axis when its values repeat
+    (with any axis that is constant for that value), columns = the axes that vary within a row."""
     names = list(sweep.axes)
     multi_pair = len(sweep.pairs) > 1
 
     def label(t, keys):
         return ", ".join(f"{k}={format_value(t.axes[k])}" for k in keys)
 
-    if sweep.combine == "zip" or len(names) == 1:
+    if len(names) == 1:
         row_keys, col_keys = [], names
-    else:
+    elif sweep.combine == "product":
         row_keys, col_keys = names[:1], names[1:]
+    else:
+        first = [format_value(t.axes[names[0]]) for t in trials]
+        if len(set(first)) == len(first):
+            row_keys, col_keys = [], names
+        else:
+            groups = {}
+            for t in trials:
+                groups.setdefault(format_value(t.axes[names[0]]), []).append(t)
+            varies = {k for k in names[1:] for g in groups.values() if len({format_value(t.axes[k]) for t in g}) > 1}
+            row_keys = [names[0]] + [k for k in names[1:] if k not in varies]
+            col_keys = [k for k in names[1:] if k in varies]
     rows = {}
     for t in trials:
         r = " | ".join(filter(None, [t.axes["pair"] if multi_pair or not row_keys else "", label(t, row_keys)]))
@@ -84,7 +97,7 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1
             if p.is_file():
                 ax.imshow(Image.open(p))
             ax.set_title((name if k == 2 else "original") if i == 0 else "", fontsize=8)
-        axes[i, 0].set_ylabel(rlabel, fontsize=7)
+        axes[i, 0].set_ylabel(textwrap.fill(rlabel, 30), fontsize=7)
         for j, clabel in enumerate(cols):
             ax = axes[i, j + k]
             t = cells.get(clabel)
@@ -95,12 +108,12 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1
             if status != "complete":
                 ax.text(0.5, 0.5, status.upper(), ha="center", va="center", transform=ax.transAxes,
                         color="red", fontsize=9)
-            ax.set_title(clabel if i == 0 else "", fontsize=7)
+            ax.set_title(textwrap.fill(clabel, 28) if i == 0 else "", fontsize=7)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     weights = _weights_label(trials, runs)
-    fig.suptitle(f"{sweep.name}: {sweep.question}\n{weights}", fontsize=9)
+    fig.suptitle(f"{sweep.name} — {weights}", fontsize=9)
     fig.tight_layout()
     return fig
 
