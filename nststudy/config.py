@@ -92,6 +92,7 @@ class StyleConfig:
     epochs: int = 10  # seed 004: 10 epochs ...
     steps_per_epoch: int = 100  # ... of 100 steps (1000 steps in all)
     image_size: int = 256  # longest side in pixels of the result (seed 004 used 400)
+    scales: tuple = ()  # multiscale: smaller longest sides run first, coarse to fine, e.g. (128,) then image_size
     init: str = "content"  # "content" | "noise" (Gatys et al.) | "style"
     seed: int = 0  # seeds noise init, random weights and TF ops
 
@@ -127,6 +128,14 @@ class StyleConfig:
             if value <= 0:
                 raise ValueError(f"{name}={value!r}: must be > 0")
             object.__setattr__(self, name, value)
+        scales = _as_tuple("scales", self.scales)
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v for v in scales):
+            raise ValueError(f"scales={list(scales)!r}: expected whole numbers (pixels on the longest side)")
+        scales = tuple(int(v) for v in scales)
+        if list(scales) != sorted(set(scales)) or (scales and (scales[0] < 16 or scales[-1] >= self.image_size)):
+            raise ValueError(f"scales={list(scales)!r}: expected increasing sizes from 16 px up to below "
+                             f"image_size={self.image_size}, e.g. [{max(16, self.image_size // 2)}]")
+        object.__setattr__(self, "scales", scales)
         for name, low in (("decay_steps", 1), ("epochs", 1), ("steps_per_epoch", 1), ("image_size", 16), ("seed", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -215,7 +224,8 @@ def parse_value(key: str, text: str):
         try:
             if text.startswith("["):
                 return json.loads(text)
-            return [float(v) if key == "style_layer_weights" else v for v in re.split(r"[,\s]+", text) if v]
+            number = {"style_layer_weights": float, "scales": int}.get(key, str)
+            return [number(v) for v in re.split(r"[,\s]+", text) if v]
         except ValueError as e:  # bad JSON or a non-number weight: name the key, like the other branches
             raise ValueError(f"{key}={text!r}: expected a comma-separated or JSON list ({e})") from None
     if isinstance(default, bool):

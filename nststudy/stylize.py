@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from . import losses
 from .config import StyleConfig
-from .images import fit_size, load_image, preprocess, resize
+from .images import load_image, preprocess, resize, resize_longest
 from .models import WeightsSource, build_extractor, resolve_weights
 from .optimize import optimize
 
@@ -67,11 +67,14 @@ def set_seed(seed: int) -> None:
 
 
 def prepare_images(content, style, config: StyleConfig):
-    """Load both images; content to ``image_size`` on its longest side, style to the content's size."""
-    content = load_image(content)
+    """Load both images; content to ``image_size`` on its longest side, style to the content's size.
+
+    A content image whose shortest side would fall under ``images.MIN_SIZE`` px is refused (ImageError).
+    """
+    content = resize_longest(load_image(content), config.image_size)
     style = load_image(style)
-    h, w = fit_size(content.shape, config.image_size)
-    return resize(content, h, w), resize(style, h, w)
+    h, w = content.shape[:2]
+    return content, resize(style, h, w)
 
 
 def initial_image(content, style, config: StyleConfig) -> np.ndarray:
@@ -111,17 +114,45 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     ``content``/``style``: a path, a bundled sample name, a PIL image or an RGB array.
     ``callback(iterate)`` is called after every step; returning True stops the run early.
     ``progress`` shows a tqdm bar with the step and the loss.
+    With ``config.scales`` (e.g. ``(128,)``), the run goes coarse to fine: each size runs
+    ``epochs × steps_per_epoch`` steps and its result, upsampled, starts the next; the history's ``scale``
+    column says which size each step ran at.
     """
     if not isinstance(config, StyleConfig):
         raise TypeError(f"config must be a StyleConfig, got {type(config).__name__}")
     source = resolve_weights(config.model, config.weights, config.seed)
-    content, style = prepare_images(content, style, config)
+    content_src, style_src = load_image(content), load_image(style)
     set_seed(config.seed)
     layers = list(dict.fromkeys(config.content_layers + config.style_layers))
     extractor = build_extractor(config.model, layers, source, config.pooling)
-    loss_fn = make_loss_fn(extractor, config, content, style)
-    return run_objective(loss_fn, initial_image(content, style, config), config, source, content, style,
-                         callback, progress)
+    result, history = None, []
+    for size in (*config.scales, config.image_size):
+        cfg = config.replace(image_size=size, scales=())
+        content_s, style_s = prepare_images(content_src, style_src, cfg)
+        loss_fn = make_loss_fn(extractor, cfg, content_s, style_s)
+        if result is None:
+            x0 = initial_image(content_s, style_s, cfg)
+        else:
+            x0 = tf.image.resize(result.image[None].astype(np.float32), content_s.shape[:2], "bicubic").numpy()
+            x0 = np.clip(x0, 0, 255)
+        offset = (history[-1]["step"], history[-1]["seconds"]) if history else (0, 0.0)
+        result = run_objective(loss_fn, x0, cfg, source, content_s, style_s,
+                               _shifted(callback, *offset) if callback else None, progress,
+                               desc=f"{cfg.optimizer} {size}px {source.label}" if config.scales else None)
+        history += [{**h, "step": h["step"] + offset[0], "seconds": round(h["seconds"] + offset[1], 4),
+                     **({"scale": size} if config.scales else {})} for h in result.history]
+        if result.stopped != "completed":
+            break
+    result.history, result.config = history, config
+    return result
+
+
+def _shifted(callback, steps, seconds):
+    """A callback that sees steps and seconds counted across all scales of a multiscale run."""
+    def inner(it):
+        return callback(Iterate(it.step + steps, it.total, it.content, it.style, it.tv, it.seconds + seconds,
+                                it._image_fn))
+    return inner
 
 
 def run_objective(loss_fn, x0, config, source, content, style, callback=None, progress=True,

@@ -27,6 +27,7 @@ decay_rate = 0.96  # ExponentialDecay factor
 epochs = 10  # epochs x steps_per_epoch is the number of steps (seed 004: 10 x 100)
 steps_per_epoch = 100  # steps (or L-BFGS iterations) per epoch
 image_size = 256  # longest side of the result in pixels; the style image is resized to the content's size
+scales = []  # multiscale: smaller sizes to run first, coarse to fine, e.g. [128] (empty for one scale)
 init = "content"  # start image: "content" | "noise" (Gatys et al.) | "style"
 seed = 0  # seeds noise, random weights and TensorFlow'''
 
