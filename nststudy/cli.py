@@ -42,12 +42,32 @@ def config_from_args(config_path, sets, base=None) -> StyleConfig:
 
 
 def _stylize(args) -> int:
-    from .runs import save_run
+    from .models import resolve_weights
+    from .runs import Snapshots, load_snapshot, run_directory, save_run
     from .stylize import stylize
 
-    config = config_from_args(args.config, args.set)
-    result = stylize(args.content, args.style, config, progress=not args.quiet)
-    out = save_run(result, args.output)
+    if args.resume:
+        if args.content or args.style or args.set or args.config:
+            raise UsageError("--resume DIR takes its images and config from DIR; give nothing else")
+        snap = load_snapshot(args.resume)
+        config, out, done = snap["config"], Path(args.resume), snap["state"]["step"]
+        print(f"resuming {out} from step {done} of {config.total_steps}", file=sys.stderr)
+        callback = Snapshots(out, config.snapshot_every, snap["content"], snap["style"], config, snap["history"])
+        result = stylize(snap["content"], snap["style"], config, callback=callback, progress=not args.quiet,
+                         resume=snap["state"])
+        offset = snap["history"][-1]["seconds"] if snap["history"] else 0.0
+        result.history = snap["history"] + [{**h, "seconds": round(h["seconds"] + offset, 4)} for h in result.history]
+        out = save_run(result, out, extra={"resumed_from_step": done})
+    else:
+        if not (args.content and args.style and args.output):
+            raise UsageError("stylize needs CONTENT STYLE -o DIR (or --resume DIR)")
+        config = config_from_args(args.config, args.set)
+        callback = None
+        if config.snapshot_every:
+            out = run_directory(args.output, resolve_weights(config.model, config.weights, config.seed))
+            callback = Snapshots(out, config.snapshot_every, args.content, args.style, config)
+        result = stylize(args.content, args.style, config, callback=callback, progress=not args.quiet)
+        out = save_run(result, args.output)
     _report(result, out)
     return 0 if result.stopped != "diverged" else 3
 
@@ -97,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder")
-    s.add_argument("content", help="content image: path or bundled sample (astronaut, chelsea, coffee, rocket)")
-    s.add_argument("style", help="style image: path or bundled sample (hubble_deep_field, brick, gravel, grass)")
-    s.add_argument("-o", "--output", required=True, help="run folder to write")
+    s.add_argument("content", nargs="?", help="content image: path or bundled sample (astronaut, chelsea, coffee, rocket)")
+    s.add_argument("style", nargs="?", help="style image: path or bundled sample (hubble_deep_field, brick, gravel, grass)")
+    s.add_argument("-o", "--output", help="run folder to write")
+    s.add_argument("--resume", metavar="DIR", help="continue a killed run from its last snapshot (needs snapshot_every > 0)")
     common(s)
     s.set_defaults(func=_stylize)
 

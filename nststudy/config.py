@@ -95,6 +95,7 @@ class StyleConfig:
     scales: tuple = ()  # multiscale: smaller longest sides run first, coarse to fine, e.g. (128,) then image_size
     init: str = "content"  # "content" | "noise" (Gatys et al.) | "style"
     seed: int = 0  # seeds noise init, random weights and TF ops
+    snapshot_every: int = 0  # save the image and the optimiser's position every N steps (0: never)
 
     def __post_init__(self):
         self._check_choice("model", MODELS)
@@ -136,7 +137,8 @@ class StyleConfig:
             raise ValueError(f"scales={list(scales)!r}: expected increasing sizes from 16 px up to below "
                              f"image_size={self.image_size}, e.g. [{max(16, self.image_size // 2)}]")
         object.__setattr__(self, "scales", scales)
-        for name, low in (("decay_steps", 1), ("epochs", 1), ("steps_per_epoch", 1), ("image_size", 16), ("seed", 0)):
+        for name, low in (("decay_steps", 1), ("epochs", 1), ("steps_per_epoch", 1), ("image_size", 16), ("seed", 0),
+                          ("snapshot_every", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 if isinstance(value, float) and value.is_integer():

@@ -41,8 +41,12 @@ def make_schedule(config):
         decay_rate=config.decay_rate)
 
 
-def run_gradient(loss_fn, x0, config, on_step) -> OptimizeOutcome:
-    """Adam (default) or plain gradient descent ("sgd") with tf.GradientTape, one compiled step."""
+def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
+    """Adam (default) or plain gradient descent ("sgd") with tf.GradientTape, one compiled step.
+
+    ``resume`` ({"step": n, "optimizer": [arrays]}) restores the optimiser's variables (iteration count,
+    Adam's moments) and runs the remaining steps from ``x0``; ``on_step``'s 4th argument returns that state.
+    """
     import keras
 
     schedule = make_schedule(config)
@@ -53,6 +57,14 @@ def run_gradient(loss_fn, x0, config, on_step) -> OptimizeOutcome:
     x = tf.Variable(np.asarray(x0, np.float32), name="image")
     last_finite = tf.Variable(x)
     opt.build([x])
+    start = 0
+    if resume:
+        start = int(resume["step"])
+        for var, value in zip(opt.variables, resume.get("optimizer") or []):
+            var.assign(value)
+
+    def state():
+        return {"step": int(opt.iterations.numpy()), "x": x.numpy(), "optimizer": [v.numpy() for v in opt.variables]}
 
     @tf.function(jit_compile=JIT_COMPILE)
     def step():
@@ -64,23 +76,24 @@ def run_gradient(loss_fn, x0, config, on_step) -> OptimizeOutcome:
         last_finite.assign(tf.where(tf.reduce_all(tf.math.is_finite(x)), x, last_finite))
         return terms
 
-    stopped, done = "completed", 0
-    for i in range(config.total_steps):
+    stopped, done = "completed", start
+    for i in range(start, config.total_steps):
         terms = _numpy_terms(step())
         if not np.isfinite(terms["total"]):
             stopped = "diverged"
-            on_step(i, terms, lambda: last_finite.numpy())
+            on_step(i, terms, lambda: last_finite.numpy(), None)
             break
         done = i + 1
-        if on_step(i, terms, lambda: x.numpy()):
+        if on_step(i, terms, lambda: x.numpy(), state):
             stopped = "callback"
             break
     return OptimizeOutcome(last_finite.numpy(), done, stopped)
 
 
-def run_lbfgs(loss_fn, x0, config, on_step) -> OptimizeOutcome:
+def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     """L-BFGS-B over all ``epochs × steps_per_epoch`` iterations in one SciPy call (the curvature memory
-    is never thrown away between epochs); every iteration is reported through ``on_step``."""
+    is never thrown away between epochs); every iteration is reported through ``on_step``. A resumed run
+    continues from ``x0`` at ``resume["step"]``; SciPy's curvature memory starts afresh there."""
     from scipy.optimize import Bounds, minimize
 
     shape = np.shape(x0)
@@ -94,7 +107,7 @@ def run_lbfgs(loss_fn, x0, config, on_step) -> OptimizeOutcome:
         return terms, tape.gradient(terms["total"], x)
 
     last = {"x": None, "terms": None}
-    state = {"step": 0, "stopped": "completed", "best": np.asarray(x0, np.float32).ravel().astype(np.float64)}
+    state = {"step": int(resume["step"]) if resume else 0, "stopped": "completed", "best": np.asarray(x0, np.float32).ravel().astype(np.float64)}
 
     def fun(flat):
         terms, grad = value_and_grad(tf.constant(flat.reshape(shape), tf.float32))
@@ -118,34 +131,35 @@ def run_lbfgs(loss_fn, x0, config, on_step) -> OptimizeOutcome:
         image_fn = lambda: xk.reshape(shape).astype(np.float32)  # noqa: E731
         if not np.isfinite(terms["total"]):
             state["stopped"] = "diverged"
-            on_step(i, terms, lambda: state["best"].reshape(shape).astype(np.float32))
+            on_step(i, terms, lambda: state["best"].reshape(shape).astype(np.float32), None)
             raise StopIteration
         state["best"] = xk.copy()
         state["step"] = i + 1
-        if on_step(i, terms, image_fn):
+        if on_step(i, terms, image_fn, lambda: {"step": i + 1, "x": image_fn(), "optimizer": []}):
             state["stopped"] = "callback"
             raise StopIteration
 
-    iters = config.total_steps
+    iters = config.total_steps - state["step"]
     result = minimize(fun, np.asarray(x0, np.float64).ravel(), jac=True, method="L-BFGS-B",
                       bounds=Bounds(np.zeros(size), np.full(size, 255.0)), callback=callback,
                       options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
                                "maxcor": 10})
     info = {"lbfgs_iterations": int(result.nit), "lbfgs_function_evaluations": int(result.nfev),
             "lbfgs_message": str(result.message)}
-    if state["stopped"] == "completed" and state["step"] < iters:
+    if state["stopped"] == "completed" and state["step"] < config.total_steps:
         info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended before maxiter
         if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss
             state["stopped"] = "diverged"
-            on_step(state["step"], state["nonfinite_terms"], lambda: state["best"].reshape(shape).astype(np.float32))
+            on_step(state["step"], state["nonfinite_terms"], lambda: state["best"].reshape(shape).astype(np.float32),
+                    None)
     return OptimizeOutcome(state["best"].reshape(shape).astype(np.float32), state["step"], state["stopped"], info)
 
 
-def optimize(loss_fn, x0, config, on_step) -> OptimizeOutcome:
-    """Run the optimiser ``config.optimizer`` names."""
+def optimize(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
+    """Run the optimiser ``config.optimizer`` names (optionally resuming from a recorded state)."""
     if config.optimizer == "lbfgs":
-        return run_lbfgs(loss_fn, x0, config, on_step)
-    return run_gradient(loss_fn, x0, config, on_step)
+        return run_lbfgs(loss_fn, x0, config, on_step, resume)
+    return run_gradient(loss_fn, x0, config, on_step, resume)
 
 
 __all__ = ["optimize", "run_gradient", "run_lbfgs", "make_schedule", "OptimizeOutcome", "TERMS"]

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import StyleConfig
-from .files import save_figure, write_json, write_text
+from .files import atomic_path, save_figure, write_json, write_text
 from .images import save_image
 
 HISTORY_COLUMNS = ("step", "total", "content", "style", "tv", "seconds")
@@ -110,6 +110,53 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     return directory
 
 
+class Snapshots:
+    """A stylize callback that saves, every ``every`` steps, the image (``snapshots/step_NNNNNN.png``) and
+    the optimiser's position (``snapshot.npz``, ``snapshot_history.csv``), atomically,
+    so ``nststudy stylize --resume DIR`` can continue from there. ``resume.json`` records the inputs."""
+
+    def __init__(self, directory, every, content, style, config, history=()):
+        self.directory, self.every = Path(directory), int(every)
+        self.history = list(history)
+        self.offset = self.history[-1]["seconds"] if self.history else 0.0
+        write_json(self.directory / "resume.json", {"content": str(content), "style": str(style),
+                                                    "config": config.to_dict()})
+
+    def __call__(self, it):
+        self.history.append({"step": it.step, "total": it.total, "content": it.content, "style": it.style,
+                             "tv": it.tv, "seconds": round(it.seconds + self.offset, 4)})
+        if self.every and it.step % self.every == 0 and it.state is not None:
+            import numpy as np
+
+            state = it.state
+            save_image(it.image, self.directory / "snapshots" / f"step_{it.step:06d}.png")
+            write_text(self.directory / "snapshot_history.csv", history_csv(self.history))
+            # The .npz (with its step) is written last: it is what a resume trusts; the history before it
+            # holds at least as many steps and is cut to that step when read.
+            with atomic_path(self.directory / "snapshot.npz") as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, x=state["x"], step=state["step"], n_optimizer=len(state["optimizer"]),
+                             **{f"opt_{i}": v for i, v in enumerate(state["optimizer"])})
+        return False
+
+
+def load_snapshot(directory) -> dict:
+    """The last snapshot of a run folder: inputs, config, state (step, x, optimizer) and history so far."""
+    import numpy as np
+
+    directory = Path(directory)
+    if not (directory / "snapshot.npz").is_file():
+        raise FileNotFoundError(f"{directory}: no snapshot to resume from (run with snapshot_every > 0)")
+    inputs = json.loads((directory / "resume.json").read_text())
+    with np.load(directory / "snapshot.npz") as data:
+        state = {"step": int(data["step"]), "x": data["x"],
+                 "optimizer": [data[f"opt_{i}"] for i in range(int(data["n_optimizer"]))]}
+    with open(directory / "snapshot_history.csv", newline="") as f:
+        history = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+    return {"content": inputs["content"], "style": inputs["style"], "config": StyleConfig.from_dict(inputs["config"]),
+            "state": state, "history": [h for h in history if h["step"] <= state["step"]]}
+
+
 def is_complete(directory) -> bool:
     """True when ``directory`` holds a finished run record (``result.json`` is written last)."""
     return (Path(directory) / "result.json").is_file()
@@ -128,4 +175,4 @@ def load_run(directory) -> dict:
     return out
 
 
-__all__ = ["save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory", "HISTORY_COLUMNS"]
+__all__ = ["Snapshots", "load_snapshot", "save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory", "HISTORY_COLUMNS"]

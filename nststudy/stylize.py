@@ -29,6 +29,13 @@ class Iterate:
     tv: float
     seconds: float
     _image_fn: object = field(repr=False, default=None)
+    _state_fn: object = field(repr=False, default=None)
+
+    @property
+    def state(self):
+        """The optimiser's position (step, image as float, optimiser variables), for snapshots; None
+        when the run has diverged."""
+        return self._state_fn() if self._state_fn is not None else None
 
     @property
     def image(self) -> np.ndarray:
@@ -108,7 +115,8 @@ def make_loss_fn(extractor, config: StyleConfig, content, style):
     return loss_fn
 
 
-def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, progress=True) -> StyleResult:
+def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, progress=True,
+            resume=None) -> StyleResult:
     """Synthesise an image with the content of ``content`` and the style of ``style`` (Gatys et al.).
 
     ``content``/``style``: a path, a bundled sample name, a PIL image or an RGB array.
@@ -117,7 +125,11 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     With ``config.scales`` (e.g. ``(128,)``), the run goes coarse to fine: each size runs
     ``epochs × steps_per_epoch`` steps and its result, upsampled, starts the next; the history's ``scale``
     column says which size each step ran at.
+    ``resume`` (a snapshot state: step, image, optimiser variables; see ``runs.load_snapshot``) continues
+    an interrupted run from there instead of from step zero.
     """
+    if resume is not None and config.scales:
+        raise ValueError("resuming a multiscale run (config.scales) is not supported; rerun it")
     if not isinstance(config, StyleConfig):
         raise TypeError(f"config must be a StyleConfig, got {type(config).__name__}")
     source = resolve_weights(config.model, config.weights, config.seed)
@@ -130,7 +142,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
         cfg = config.replace(image_size=size, scales=())
         content_s, style_s = prepare_images(content_src, style_src, cfg)
         loss_fn = make_loss_fn(extractor, cfg, content_s, style_s)
-        if result is None:
+        if resume is not None:
+            x0 = np.asarray(resume["x"], np.float32).reshape((1, *content_s.shape))
+        elif result is None:
             x0 = initial_image(content_s, style_s, cfg)
         else:
             x0 = tf.image.resize(result.image[None].astype(np.float32), content_s.shape[:2], "bicubic").numpy()
@@ -138,7 +152,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
         offset = (history[-1]["step"], history[-1]["seconds"]) if history else (0, 0.0)
         result = run_objective(loss_fn, x0, cfg, source, content_s, style_s,
                                _shifted(callback, *offset) if callback else None, progress,
-                               desc=f"{cfg.optimizer} {size}px {source.label}" if config.scales else None)
+                               desc=f"{cfg.optimizer} {size}px {source.label}" if config.scales else None,
+                               resume=resume)
         history += [{**h, "step": h["step"] + offset[0], "seconds": round(h["seconds"] + offset[1], 4),
                      **({"scale": size} if config.scales else {})} for h in result.history]
         if result.stopped != "completed":
@@ -151,18 +166,19 @@ def _shifted(callback, steps, seconds):
     """A callback that sees steps and seconds counted across all scales of a multiscale run."""
     def inner(it):
         return callback(Iterate(it.step + steps, it.total, it.content, it.style, it.tv, it.seconds + seconds,
-                                it._image_fn))
+                                it._image_fn, it._state_fn))
     return inner
 
 
 def run_objective(loss_fn, x0, config, source, content, style, callback=None, progress=True,
-                  desc=None) -> StyleResult:
+                  desc=None, resume=None) -> StyleResult:
     """Optimise ``loss_fn`` from ``x0`` with the config's optimiser, keeping the history."""
     history = []
-    bar = _progress_bar(config.total_steps, desc or f"{config.optimizer} {source.label}", progress)
+    bar = _progress_bar(config.total_steps, desc or f"{config.optimizer} {source.label}", progress,
+                        initial=int(resume["step"]) if resume else 0)
     start = time.perf_counter()
 
-    def on_step(i, terms, image_fn):
+    def on_step(i, terms, image_fn, state_fn=None):
         seconds = time.perf_counter() - start
         history.append({"step": i + 1, **terms, "seconds": round(seconds, 4)})
         if bar is not None:
@@ -170,11 +186,11 @@ def run_objective(loss_fn, x0, config, source, content, style, callback=None, pr
             bar.set_postfix(loss=f"{terms['total']:.4g}", refresh=False)
         if callback is not None:
             return bool(callback(Iterate(i + 1, *(terms[k] for k in ("total", "content", "style", "tv")),
-                                         seconds, image_fn)))
+                                         seconds, image_fn, state_fn)))
         return False
 
     try:
-        outcome = optimize(loss_fn, x0, config, on_step)
+        outcome = optimize(loss_fn, x0, config, on_step, resume)
     finally:
         if bar is not None:
             bar.close()
@@ -184,12 +200,12 @@ def run_objective(loss_fn, x0, config, source, content, style, callback=None, pr
     return StyleResult(to_uint8(outcome.image), history, config, source, content, style, outcome.stopped, info)
 
 
-def _progress_bar(total, desc, enabled):
+def _progress_bar(total, desc, enabled, initial=0):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", leave=True)
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=True)
 
 
 __all__ = ["stylize", "StyleResult", "Iterate", "set_seed", "prepare_images", "make_loss_fn", "run_objective"]

@@ -29,7 +29,8 @@ steps_per_epoch = 100  # steps (or L-BFGS iterations) per epoch
 image_size = 256  # longest side of the result in pixels; the style image is resized to the content's size
 scales = []  # multiscale: smaller sizes to run first, coarse to fine, e.g. [128] (empty for one scale)
 init = "content"  # start image: "content" | "noise" (Gatys et al.) | "style"
-seed = 0  # seeds noise, random weights and TensorFlow'''
+seed = 0  # seeds noise, random weights and TensorFlow
+snapshot_every = 0  # every this many steps save the image and optimiser state in the run folder (0 never)'''
 
 
 def typed(text):
