@@ -140,6 +140,29 @@ def loss_overlay(sweep: Sweep, trials: list[Trial], runs: Path, term: str = "tot
     return fig
 
 
+def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
+    """Content fidelity (SSIM to the content) against style fidelity (relative Gram distance to the style,
+    fixed reference layers), one point per trial, labelled by its swept values; None without metrics."""
+    import matplotlib.pyplot as plt
+
+    points = [(r, t) for r, t in zip(rows, trials) if r.get("metric_ssim_content") is not None
+              and r.get("metric_style_distance") is not None]
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for r, t in points:
+        x, y = float(r["metric_style_distance"]), float(r["metric_ssim_content"])
+        ax.scatter([x], [y], s=18)
+        label = ", ".join(format_value(v) for k, v in t.axes.items() if k != "pair" or len(sweep.pairs) > 1)
+        ax.annotate(textwrap.shorten(label, 40), (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("style distance to the style image (relative Gram, conv1_1-conv5_1; lower = more style)")
+    ax.set_ylabel("SSIM to the content (luminance; higher = more content)")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{sweep.name}: content-style trade-off", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def _weights_label(trials, runs) -> str:
     labels = set()
     for t in trials:
@@ -152,7 +175,7 @@ def _weights_label(trials, runs) -> str:
 def markdown_table(rows: list[dict]) -> str:
     if not rows:
         return ""
-    skip = {"trial", "reason"}
+    skip = {"trial", "reason", "metric_reference"}
     columns = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in skip
                and any(r.get(c) not in (None, 0, 0.0, "") for r in rows)]  # all-zero terms say nothing
 
@@ -184,7 +207,10 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path) -> str:
     if preset:
         parts += [f"> Preset `{preset}`: tiny images, a few steps and random weights. These figures test the "
                   "machinery only and say nothing about style transfer.", ""]
-    parts += ["![grid](grid.png)", "", "![losses](losses.png)", "", "## Results", "", markdown_table(rows), ""]
+    parts += ["![grid](grid.png)", "", "![losses](losses.png)", ""]
+    if (runs.parent / "tradeoff.png").is_file() and any(r.get("metric_ssim_content") is not None for r in rows):
+        parts += ["![trade-off](tradeoff.png)", ""]
+    parts += ["## Results", "", markdown_table(rows), ""]
     if sweep.notes and not preset:
         parts += ["## What the figure shows", "", sweep.notes, ""]
     failed = [r for r in rows if r.get("reason")]
@@ -208,6 +234,10 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
     for name, make in (("grid.png", contact_sheet), ("losses.png", loss_overlay)):
         fig = make(sweep, trials, runs)
         save_figure(fig, out / name, dpi=80)
+        plt.close(fig)
+    fig = tradeoff(sweep, trials, rows)
+    if fig is not None:
+        save_figure(fig, out / "tradeoff.png", dpi=80)
         plt.close(fig)
     write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
     write_index(sweep.folder.parent)

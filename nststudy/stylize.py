@@ -116,7 +116,7 @@ def make_loss_fn(extractor, config: StyleConfig, content, style):
 
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, progress=True,
-            resume=None) -> StyleResult:
+            resume=None, metrics=True) -> StyleResult:
     """Synthesise an image with the content of ``content`` and the style of ``style`` (Gatys et al.).
 
     ``content``/``style``: a path, a bundled sample name, a PIL image or an RGB array.
@@ -127,6 +127,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     column says which size each step ran at.
     ``resume`` (a snapshot state: step, image, optimiser variables; see ``runs.load_snapshot``) continues
     an interrupted run from there instead of from step zero.
+    ``metrics`` adds ``metric_*`` numbers to ``result.info`` (see ``nststudy.metrics``), which ``save_run``
+    records in result.json and sweeps in results.csv.
     """
     if resume is not None and config.scales:
         raise ValueError("resuming a multiscale run (config.scales) is not supported; rerun it")
@@ -159,6 +161,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
         if result.stopped != "completed":
             break
     result.history, result.config = history, config
+    if metrics:
+        from .metrics import run_metrics
+
+        result.info.update(run_metrics(result.image, result.content, result.style, source))
     return result
 
 
