@@ -131,13 +131,34 @@ def build_parser() -> argparse.ArgumentParser:
     common(d)
     d.set_defaults(func=_demo)
 
-    try:
-        from .sweeps import add_cli  # the studies issue's sweep runner, when present
-    except ImportError:
-        add_cli = None
-    if add_cli is not None:
-        add_cli(sub)
+    _add_sweep_cli(sub)
     return p
+
+
+def _add_sweep_cli(subparsers) -> None:
+    from .sweeps import PRESETS
+
+    s = subparsers.add_parser("sweep", help="run a study's sweep.yaml through papermill, resumably")
+    s.add_argument("sweep", help="experiments/<study>/sweep.yaml")
+    s.add_argument("--preset", help=f"parameter preset, e.g. smoke ({PRESETS['smoke']})")
+    s.add_argument("--workers", type=int, default=1, help="trials run at once in local processes")
+    s.add_argument("--scheduler", help="address of a Dask distributed scheduler, e.g. tcp://host:8786")
+    s.add_argument("--no-report", action="store_true", help="run the trials only")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cli_sweep)
+
+
+def _cli_sweep(args) -> int:
+    from .sweeps import run_sweep
+
+    summary = run_sweep(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
+                        report=not args.no_report)
+    print(f"{summary['sweep']}: {summary['trials']} trials, {summary['ran']} run now, "
+          f"{len(summary['failed'])} failed{': ' + ', '.join(summary['failed']) if summary['failed'] else ''}")
+    for key in ("results", "grid", "losses", "readme"):
+        if key in summary:
+            print(f"  {key}: {summary[key]}")
+    return 1 if summary["failed"] else 0
 
 
 def main(argv=None) -> int:

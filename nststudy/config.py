@@ -19,6 +19,7 @@ MODELS = tuple(_CONVS_PER_BLOCK)
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
 INITS = ("content", "noise", "style")
 POOLINGS = ("max", "avg")
+COLOR_PRESERVATION = ("none", "luminance", "histogram")
 
 
 def model_layers(model: str) -> tuple[str, ...]:
@@ -92,6 +93,9 @@ class StyleConfig:
     epochs: int = 10  # seed 004: 10 epochs ...
     steps_per_epoch: int = 100  # ... of 100 steps (1000 steps in all)
     image_size: int = 256  # longest side in pixels of the result (seed 004 used 400)
+    color_preservation: str = "none"  # "none" | "luminance" (transfer luma, keep content chroma) | "histogram"
+    style_scale: float = 1.0  # the style image is resized by this factor (relative to the content) before its Grams
+    style_blend_weights: tuple = ()  # with several style images: one weight each (empty: equal)
     scales: tuple = ()  # multiscale: smaller longest sides run first, coarse to fine, e.g. (128,) then image_size
     init: str = "content"  # "content" | "noise" (Gatys et al.) | "style"
     seed: int = 0  # seeds noise init, random weights and TF ops
@@ -102,6 +106,15 @@ class StyleConfig:
         self._check_choice("optimizer", OPTIMIZERS)
         self._check_choice("init", INITS)
         self._check_choice("pooling", POOLINGS)
+        self._check_choice("color_preservation", COLOR_PRESERVATION)
+        blend = tuple(_number("style_blend_weights", w) for w in _as_tuple("style_blend_weights", self.style_blend_weights))
+        if any(w < 0 for w in blend) or (blend and sum(blend) <= 0):
+            raise ValueError(f"style_blend_weights={list(blend)!r}: weights must be >= 0 with a positive sum")
+        object.__setattr__(self, "style_blend_weights", blend)
+        scale = _number("style_scale", self.style_scale)
+        if not 0.05 <= scale <= 8:
+            raise ValueError(f"style_scale={scale!r}: must be between 0.05 and 8")
+        object.__setattr__(self, "style_scale", scale)
         if not isinstance(self.weights, str) or not self.weights:
             raise ValueError(f"weights={self.weights!r}: expected 'imagenet', 'random' or a path to an .h5 file")
         for name in ("content_layers", "style_layers"):
@@ -226,7 +239,7 @@ def parse_value(key: str, text: str):
         try:
             if text.startswith("["):
                 return json.loads(text)
-            number = {"style_layer_weights": float, "scales": int}.get(key, str)
+            number = {"style_layer_weights": float, "style_blend_weights": float, "scales": int}.get(key, str)
             return [number(v) for v in re.split(r"[,\s]+", text) if v]
         except ValueError as e:  # bad JSON or a non-number weight: name the key, like the other branches
             raise ValueError(f"{key}={text!r}: expected a comma-separated or JSON list ({e})") from None

@@ -169,6 +169,43 @@ def _check_channels(x):
         raise ValueError(f"expected images shaped HxWx3 or NxHxWx3, got {tuple(x.shape)}")
 
 
+# Colour controls (Gatys et al. 2017, "Controlling perceptual factors in neural style transfer").
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+
+
+def rgb_to_yiq(image) -> np.ndarray:
+    return np.asarray(image, np.float64) @ _RGB_TO_YIQ.T
+
+
+def yiq_to_rgb(yiq) -> np.ndarray:
+    return np.asarray(yiq, np.float64) @ _YIQ_TO_RGB.T
+
+
+def luminance_image(image, like=None) -> np.ndarray:
+    """The luma Y as a 3-channel uint8 image; with ``like``, Y's mean and std are matched to ``like``'s
+    (Gatys et al. 2017 match the style's luminance statistics to the content's)."""
+    y = rgb_to_yiq(image)[..., 0]
+    if like is not None:
+        ref = rgb_to_yiq(like)[..., 0]
+        y = (y - y.mean()) * (ref.std() / (y.std() + 1e-8)) + ref.mean()
+    return np.repeat(np.clip(np.rint(y), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def with_chroma_of(luma_source, chroma_source) -> np.ndarray:
+    """Luma (Y) of one image with the chroma (I, Q) of another, as float RGB (not yet clipped)."""
+    yiq = rgb_to_yiq(chroma_source)
+    yiq[..., 0] = rgb_to_yiq(luma_source)[..., 0]
+    return yiq_to_rgb(yiq)
+
+
+def match_colours(image, reference) -> np.ndarray:
+    """Histogram-match each RGB channel of ``image`` to ``reference`` (scikit-image)."""
+    from skimage.exposure import match_histograms
+
+    return to_rgb_array(match_histograms(image, reference, channel_axis=-1))
+
+
 def save_image(array, path) -> Path:
     """Write an RGB uint8 array as PNG (or the path's format), atomically."""
     path = Path(path)

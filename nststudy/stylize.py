@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from . import losses
 from .config import StyleConfig
-from .images import load_image, preprocess, resize, resize_longest
+from .images import (MIN_SIZE, load_image, luminance_image, match_colours, preprocess, resize, resize_longest,
+                     with_chroma_of)
 from .models import WeightsSource, build_extractor, resolve_weights
 from .optimize import optimize
 
@@ -74,14 +75,29 @@ def set_seed(seed: int) -> None:
 
 
 def prepare_images(content, style, config: StyleConfig):
-    """Load both images; content to ``image_size`` on its longest side, style to the content's size.
+    """Load both images; content to ``image_size`` on its longest side, style to the content's size times
+    ``config.style_scale``. ``style`` may be a list of images (a blend); then a list comes back.
 
     A content image whose shortest side would fall under ``images.MIN_SIZE`` px is refused (ImageError).
     """
     content = resize_longest(load_image(content), config.image_size)
-    style = load_image(style)
     h, w = content.shape[:2]
-    return content, resize(style, h, w)
+    k = config.style_scale
+    size = (max(MIN_SIZE, round(h * k)), max(MIN_SIZE, round(w * k)))
+    if isinstance(style, (list, tuple)):
+        return content, [resize(load_image(s), *size) for s in style]
+    return content, resize(load_image(style), *size)
+
+
+def style_sources(style, config: StyleConfig):
+    """The style image(s) as a list, and the blend weight of each (normalised to sum to 1)."""
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    weights = config.style_blend_weights or (1.0,) * len(styles)
+    if len(weights) != len(styles):
+        raise ValueError(f"style_blend_weights has {len(weights)} values for {len(styles)} style images; "
+                         f"give one weight per style image")
+    total = float(sum(weights))
+    return styles, [w / total for w in weights]
 
 
 def initial_image(content, style, config: StyleConfig) -> np.ndarray:
@@ -94,12 +110,24 @@ def initial_image(content, style, config: StyleConfig) -> np.ndarray:
     return np.asarray(x, np.float32)[None]
 
 
-def make_loss_fn(extractor, config: StyleConfig, content, style):
-    """Targets computed once; returns ``loss_fn(x) -> terms`` for an RGB (1, H, W, 3) image in 0..255."""
+def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None):
+    """Targets computed once; returns ``loss_fn(x) -> terms`` for an RGB (1, H, W, 3) image in 0..255.
+
+    ``style`` is one image or a list blended with ``blend`` weights. A style image of another size than
+    the content (``style_scale``) has its Grams rescaled by M_x / M_style, since G = FFᵀ sums over the M
+    positions: the targets then describe the same per-position statistics at the result's size.
+    """
     content_feats = extractor(preprocess(content[None].astype(np.float32)))
     content_targets = {n: tf.constant(content_feats[n]) for n in config.content_layers}
-    style_feats = extractor(preprocess(style[None].astype(np.float32)))
-    style_targets = [tf.constant(losses.gram_matrix(style_feats[n])) for n in config.style_layers]
+    styles = style if isinstance(style, list) else [style]
+    blend = blend or [1.0 / len(styles)] * len(styles)
+    style_targets = [tf.zeros(())] * len(config.style_layers)
+    for image, w in zip(styles, blend):
+        feats = extractor(preprocess(image[None].astype(np.float32)))
+        ratio = (content.shape[0] * content.shape[1]) / (image.shape[0] * image.shape[1])
+        style_targets = [acc + w * ratio * losses.gram_matrix(feats[n])
+                         for acc, n in zip(style_targets, config.style_layers)]
+    style_targets = [tf.constant(g) for g in style_targets]
     a, b, t = config.content_weight, config.style_weight, config.tv_weight
     zero = tf.constant(0.0)
 
@@ -135,15 +163,23 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     if not isinstance(config, StyleConfig):
         raise TypeError(f"config must be a StyleConfig, got {type(config).__name__}")
     source = resolve_weights(config.model, config.weights, config.seed)
-    content_src, style_src = load_image(content), load_image(style)
+    styles, blend = style_sources(style, config)
+    content_src, style_src = load_image(content), [load_image(s) for s in styles]
+    colour_content = content_src
+    if config.color_preservation == "histogram":  # the style takes the content's colours first
+        style_src = [match_colours(s, content_src) for s in style_src]
+    elif config.color_preservation == "luminance":  # transfer on luma only; the chroma comes back at the end
+        style_src = [luminance_image(s, like=content_src) for s in style_src]
+        content_src = luminance_image(content_src)
     set_seed(config.seed)
     layers = list(dict.fromkeys(config.content_layers + config.style_layers))
     extractor = build_extractor(config.model, layers, source, config.pooling)
     result, history = None, []
     for size in (*config.scales, config.image_size):
         cfg = config.replace(image_size=size, scales=())
-        content_s, style_s = prepare_images(content_src, style_src, cfg)
-        loss_fn = make_loss_fn(extractor, cfg, content_s, style_s)
+        content_s, styles_s = prepare_images(content_src, style_src, cfg)
+        style_s = resize(styles_s[0], *content_s.shape[:2])  # shown and recorded as "the style"
+        loss_fn = make_loss_fn(extractor, cfg, content_s, styles_s, blend)
         if resume is not None:
             x0 = np.asarray(resume["x"], np.float32).reshape((1, *content_s.shape))
         elif result is None:
@@ -161,6 +197,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
         if result.stopped != "completed":
             break
     result.history, result.config = history, config
+    if config.color_preservation == "luminance":
+        original = resize(colour_content, *result.image.shape[:2])
+        result.image = to_uint8(with_chroma_of(result.image, original))
+        result.content = original
     if metrics:
         from .metrics import run_metrics
 

@@ -113,9 +113,16 @@ def format_value(value) -> str:
     return str(value)
 
 
+def _stem(source) -> str:
+    """Short name of an image source; a list of style images (a blend) joins its names with '&'."""
+    if isinstance(source, (list, tuple)):
+        return "&".join(_stem(s) for s in source)
+    return Path(str(source)).stem
+
+
 def trial_id(pair, values: dict) -> str:
     """Stable, readable id: ``<content>+<style>__<axis>=<value>...`` (filesystem-safe)."""
-    parts = ["+".join(Path(str(p)).stem for p in pair)]
+    parts = ["+".join(_stem(p) for p in pair)]
     parts += [f"{k}={format_value(v)}" for k, v in values.items()]
     text = re.sub(r"[^A-Za-z0-9_.=+-]", "-", "__".join(parts))
     # hashlib, not hash(): str hashes are salted per process, and the id must match on a resumed run
@@ -137,7 +144,8 @@ def expand(sweep: Sweep, preset: str | None = None) -> list[Trial]:
         for pair in sweep.pairs:
             images = {"content": pair[0], "style": pair[1]} if len(pair) == 2 else {"image": pair[0]}
             params = {**sweep.base, **values, **overrides, **images}
-            trials.append(Trial(trial_id(pair, values), params, {"pair": " / ".join(pair), **values}))
+            label = " / ".join(" & ".join(map(str, p)) if isinstance(p, list) else str(p) for p in pair)
+            trials.append(Trial(trial_id(pair, values), params, {"pair": label, **values}))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{sweep.path}: two trials share an id; make the axis values distinct")
@@ -274,28 +282,6 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
 
             summary.update(write_report(sweep, trials, runs, preset))
     return summary
-
-
-def add_cli(subparsers) -> None:
-    s = subparsers.add_parser("sweep", help="run a study's sweep.yaml through papermill, resumably")
-    s.add_argument("sweep", help="experiments/<study>/sweep.yaml")
-    s.add_argument("--preset", help=f"parameter preset, e.g. smoke ({PRESETS['smoke']})")
-    s.add_argument("--workers", type=int, default=1, help="trials run at once in local processes")
-    s.add_argument("--scheduler", help="address of a Dask distributed scheduler, e.g. tcp://host:8786")
-    s.add_argument("--no-report", action="store_true", help="run the trials only")
-    s.add_argument("-q", "--quiet", action="store_true")
-    s.set_defaults(func=_cli_sweep)
-
-
-def _cli_sweep(args) -> int:
-    summary = run_sweep(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
-                        report=not args.no_report)
-    print(f"{summary['sweep']}: {summary['trials']} trials, {summary['ran']} run now, "
-          f"{len(summary['failed'])} failed{': ' + ', '.join(summary['failed']) if summary['failed'] else ''}")
-    for key in ("results", "grid", "losses", "readme"):
-        if key in summary:
-            print(f"  {key}: {summary[key]}")
-    return 1 if summary["failed"] else 0
 
 
 __all__ = ["Sweep", "Trial", "load_sweep", "expand", "check_trials", "run_sweep", "run_trial", "trial_id",
