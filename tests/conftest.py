@@ -1,0 +1,46 @@
+"""Shared test set-up: never touch the network, tiny configs, tiny synthetic images."""
+
+import os
+
+# Set before nststudy (or Keras) is imported anywhere: resolve_weights must never try Keras's download.
+os.environ["NSTSTUDY_OFFLINE"] = "1"
+# XLA for the optimisation step (nststudy.optimize.JIT_COMPILE, read when optimize.py is imported) pays off
+# at 256 px but not at test sizes: at 32 px each run compiles for ~7 s and then steps at 0.5 s instead of
+# 0.06 s. Off for the tests unless NSTSTUDY_XLA is set; test_stylize.py has a slow test of the XLA path.
+os.environ.setdefault("NSTSTUDY_XLA", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nststudy.config import StyleConfig  # noqa: E402
+
+
+@pytest.fixture
+def tiny_config() -> StyleConfig:
+    """Random (seeded He-normal) weights, 32 px, 8 steps: fast enough for every test."""
+    return StyleConfig(weights="random", image_size=32, epochs=1, steps_per_epoch=8, seed=0)
+
+
+def make_content(h: int = 48, w: int = 32) -> np.ndarray:
+    """A smooth, structured RGB uint8 'photo': two ramps and a wave (portrait, 48 high x 32 wide)."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([255 * x / (w - 1), 255 * y / (h - 1), 128 + 100 * np.sin(x / 3.0) * np.cos(y / 4.0)], -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_style(h: int = 40, w: int = 40) -> np.ndarray:
+    """A square 'texture' of stripes and checks, RGB uint8, a different size from the content."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([((x // 4) % 2) * 255, ((y // 5) % 2) * 200, ((x + y) // 6 % 2) * 150 + 50], -1)
+    return img.astype(np.uint8)
+
+
+@pytest.fixture
+def content_image() -> np.ndarray:
+    return make_content()
+
+
+@pytest.fixture
+def style_image() -> np.ndarray:
+    return make_style()

@@ -1,0 +1,495 @@
+"""Sweeps: sweep.yaml parsing and expansion, trial ids, checks before compute, papermill trials end to end,
+resume, failed trials, the study lock and a Dask cluster.
+
+Trials that run execute notebooks/stylize.ipynb through papermill (kernel start + TensorFlow import, about
+10 s each), so every executed sweep here is a tiny one written to tmp_path with two trials at most.
+"""
+
+import os
+
+os.environ["NSTSTUDY_OFFLINE"] = "1"  # before nststudy (Keras) is imported: never touch the network
+
+import csv  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from nststudy.config import StyleConfig  # noqa: E402
+from nststudy.sweeps import (  # noqa: E402
+    PRESETS, SweepLock, check_trials, expand, load_sweep, run_sweep, runs_folder, trial_id, trial_status,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "stylize.ipynb"
+SHIPPED = sorted((REPO / "experiments").glob("*/sweep.yaml"))
+EXPECTED_TRIALS = {"alpha_beta": 10, "style_layers": 8, "optimizer": 9, "schedule": 9, "content_layer": 5,
+                   "model": 4}
+TINY_BASE = {"image_size": 32, "epochs": 1, "steps_per_epoch": 2, "weights": "random"}
+SAFE_ID = re.compile(r"[A-Za-z0-9_.=+-]+")
+TRIAL_FILES = ("output.ipynb", "result.json", "image.png", "config.json", "trial.json")
+PAPERMILL_TIMEOUT = 600  # seconds per test that executes notebooks (a hung kernel must not hang the suite)
+
+
+def make_sweep(root: Path, name: str = "tiny", *, axes=None, pairs=None, base=None, combine="product",
+               presets=None, extra=None) -> Path:
+    """Write ``root/experiments/<name>/sweep.yaml`` shaped like the shipped ones; returns its path."""
+    data = {
+        "name": name,
+        "question": f"Does the {name} study run end to end?",
+        "source": "tests/test_sweeps.py",
+        "notebook": str(NOTEBOOK),
+        "base": dict(TINY_BASE) if base is None else base,
+        "combine": combine,
+        "axes": axes if axes is not None else {"style_weight": [0.01, 1.0]},
+        "pairs": pairs if pairs is not None else [["chelsea", "hubble_deep_field"]],
+        "expected_runtime": "two trials, a few seconds each",
+    }
+    if presets is not None:
+        data["presets"] = presets
+    data.update(extra or {})
+    folder = root / "experiments" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_png(path: Path):
+    assert path.is_file(), path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    with Image.open(path) as im:
+        im.verify()
+    with Image.open(path) as im:
+        assert im.width > 10 and im.height > 10
+
+
+def runs_folders_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("runs*") if p.is_dir()]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The shipped sweep files
+
+
+def test_every_study_has_a_sweep_file():
+    assert set(EXPECTED_TRIALS) <= {p.parent.name for p in SHIPPED}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
+def test_shipped_sweep_parses_and_expands(path):
+    sweep = load_sweep(path)
+    assert sweep.name == path.parent.name
+    assert sweep.question and sweep.source
+    assert sweep.notebook.parent == NOTEBOOK.parent and sweep.notebook.is_file()
+    trials = expand(sweep)
+    if sweep.name in EXPECTED_TRIALS:
+        assert len(trials) == EXPECTED_TRIALS[sweep.name]
+        assert sweep.notebook == NOTEBOOK
+    assert len(expand(sweep, "smoke")) == len(trials)
+    images = ("content", "style") if sweep.notebook == NOTEBOOK else ("image",)
+    for t in trials:
+        assert all(t.params[k] for k in images)
+        assert set(sweep.axes) | {"pair"} == set(t.axes)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
+def test_shipped_sweep_passes_checks_under_smoke_preset(path):
+    sweep = load_sweep(path)
+    trials = expand(sweep, "smoke")
+    check_trials(sweep, trials)  # papermill.inspect_notebook only: no kernel
+    smoke = {**PRESETS["smoke"], **sweep.presets.get("smoke", {})}
+    for t in trials:
+        for key, value in smoke.items():
+            assert t.params[key] == value, (t.id, key)
+    # without a preset too (the real runs); vgg16 trials are valid configs
+    check_trials(sweep, expand(sweep))
+
+
+def test_shipped_expansions_have_the_documented_shape():
+    ab = expand(load_sweep(REPO / "experiments/alpha_beta/sweep.yaml"))
+    weights = sorted({t.params["style_weight"] for t in ab})  # five decades, as Gatys et al. Fig. 3
+    assert len(weights) == 5 and all(b / a == pytest.approx(10) for a, b in zip(weights, weights[1:]))
+    assert {t.params["content"] for t in ab} == {"chelsea", "astronaut"}
+
+    sl = expand(load_sweep(REPO / "experiments/style_layers/sweep.yaml"))
+    for t in sl:  # zip: each layer set carries one weight per layer
+        assert len(t.params["style_layers"]) == len(t.params["style_layer_weights"])
+        StyleConfig.from_dict({k: v for k, v in t.params.items() if k not in ("content", "style")})
+
+    opt = expand(load_sweep(REPO / "experiments/optimizer/sweep.yaml"))
+    assert {(t.params["optimizer"], t.params["steps_per_epoch"]) for t in opt} == {
+        (o, s) for o in ("sgd", "adam", "lbfgs") for s in (50, 80, 120)}
+
+    sched = expand(load_sweep(REPO / "experiments/schedule/sweep.yaml"))
+    assert {(t.params["learning_rate"], t.params["epochs"]) for t in sched} == {
+        (lr, e) for lr in (1.0, 5.0, 20.0) for e in (2, 5, 10)}
+
+    model = expand(load_sweep(REPO / "experiments/model/sweep.yaml"))
+    assert sorted(t.params["model"] for t in model) == ["vgg16", "vgg16", "vgg19", "vgg19"]
+    for t in model:
+        config = StyleConfig.from_dict({k: v for k, v in t.params.items() if k not in ("content", "style")})
+        assert config.model == t.params["model"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Trial ids
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
+def test_trial_ids_stable_unique_and_filesystem_safe(path, tmp_path):
+    sweep = load_sweep(path)
+    first = [t.id for t in expand(sweep, "smoke")]
+    assert first == [t.id for t in expand(load_sweep(path), "smoke")]  # stable
+    assert first == [t.id for t in expand(sweep)]  # the preset does not change which trial is which
+    assert len(set(first)) == len(first)  # unique
+    for tid in first:
+        assert SAFE_ID.fullmatch(tid), tid
+        assert len(tid) <= 150 and not tid.startswith(".")
+        (tmp_path / tid).mkdir()  # a real folder name
+        assert "=" in tid and "__" in tid  # readable: <pair>__<axis>=<value>
+    for t in expand(sweep):
+        for axis in sweep.axes:
+            assert f"{axis}=" in t.id
+
+
+def test_trial_ids_are_readable():
+    ab = [t.id for t in expand(load_sweep(REPO / "experiments/alpha_beta/sweep.yaml"))]
+    assert "chelsea+hubble_deep_field__style_weight=0.01" in ab
+    assert "astronaut+hubble_deep_field__style_weight=10" in ab
+    assert "astronaut+hubble_deep_field__style_weight=1" in ab  # 1.0 reads as 1
+    cl = [t.id for t in expand(load_sweep(REPO / "experiments/content_layer/sweep.yaml"))]
+    assert "chelsea+hubble_deep_field__content_layers=conv4_2" in cl
+    opt = [t.id for t in expand(load_sweep(REPO / "experiments/optimizer/sweep.yaml"))]
+    assert any(i.startswith("chelsea+hubble_deep_field__optimizer=lbfgs__") and i.endswith("__steps_per_epoch=80")
+               for i in opt), opt
+    sl = [t.id for t in expand(load_sweep(REPO / "experiments/style_layers/sweep.yaml"))]
+    assert "chelsea+hubble_deep_field__style_layers=conv1_1+conv2_1__style_layer_weights=0.5+0.5" in sl
+
+
+def test_keras_layer_names_appear_in_paper_form(tmp_path):
+    path = make_sweep(tmp_path, axes={"content_layers": [["block4_conv2"], ["block5_conv2", "block3_pool"]]})
+    ids = [t.id for t in expand(load_sweep(path))]
+    assert ids == ["chelsea+hubble_deep_field__content_layers=conv4_2",
+                   "chelsea+hubble_deep_field__content_layers=conv5_2+pool3"]
+
+
+def test_trial_ids_from_paths_are_filesystem_safe(tmp_path):
+    path = make_sweep(tmp_path, pairs=[["/some where/my photo (1).jpg", "../styles/Starry Night!.png"]],
+                      axes={"style_weight": [0.5]})
+    (tid,) = [t.id for t in expand(load_sweep(path))]
+    assert SAFE_ID.fullmatch(tid), tid
+    assert "/" not in tid and " " not in tid
+    assert tid.startswith("my-photo--1-+Starry-Night-")
+    (tmp_path / tid).mkdir()
+
+
+def test_long_trial_ids_are_shortened_stably_across_processes(tmp_path):
+    """Ids over 150 characters get a digest suffix; it must not depend on Python's per-process hash seed,
+    or a resumed sweep would not find its finished trials."""
+    values = {"style_layers": ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"] * 3,
+              "style_layer_weights": [0.0666667] * 15}
+    here = trial_id(["chelsea", "hubble_deep_field"], values)
+    assert len(here) <= 150 and SAFE_ID.fullmatch(here)
+    other = trial_id(["chelsea", "hubble_deep_field"], {**values, "style_layer_weights": [0.0666668] * 15})
+    assert other != here  # the shortened ids still tell the trials apart
+    seed = "12345" if os.environ.get("PYTHONHASHSEED") != "12345" else "54321"
+    code = ("import json, sys; from nststudy.sweeps import trial_id; "
+            "print(trial_id(['chelsea', 'hubble_deep_field'], json.loads(sys.argv[1])))")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(values)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONHASHSEED": seed}, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == here
+
+
+def test_values_that_format_alike_are_refused(tmp_path):
+    path = make_sweep(tmp_path, axes={"style_weight": [1, 1.0]})
+    with pytest.raises(ValueError, match="share an id"):
+        expand(load_sweep(path))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bad sweep files: refused with the file and the key named, before any compute
+
+
+def test_zip_with_unequal_axes_names_the_file(tmp_path):
+    path = make_sweep(tmp_path, combine="zip", axes={"style_layers": [["conv1_1"], ["conv1_1", "conv2_1"]],
+                                                     "style_layer_weights": [[1.0]]})
+    with pytest.raises(ValueError, match="zip") as e:
+        load_sweep(path)
+    assert str(path) in str(e.value)
+    assert "style_layers: 2" in str(e.value) and "style_layer_weights: 1" in str(e.value)
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = make_sweep(tmp_path, extra={"axis": {"style_weight": [1.0]}})
+    with pytest.raises(ValueError, match="unknown key 'axis'") as e:
+        load_sweep(path)
+    assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("missing", ["question", "source", "axes", "pairs"])
+def test_required_keys(tmp_path, missing):
+    path = make_sweep(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    del data[missing]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match=f"'{missing}'") as e:
+        load_sweep(path)
+    assert str(path) in str(e.value)
+
+
+def test_other_malformed_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_sweep(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_sweep(bad)
+    path = make_sweep(tmp_path, combine="grid")
+    with pytest.raises(ValueError, match="combine"):
+        load_sweep(path)
+    path = make_sweep(tmp_path, name="pairs3", pairs=[["chelsea", "brick", "grass"]])
+    with pytest.raises(ValueError, match="pairs"):
+        load_sweep(path)
+    with pytest.raises(ValueError, match="unknown preset 'smokey'"):
+        expand(load_sweep(make_sweep(tmp_path, name="ok")), "smokey")
+
+
+@pytest.mark.parametrize("where", ["base", "axes"])
+def test_misspelt_parameter_is_caught_before_any_trial_runs(tmp_path, where):
+    if where == "base":
+        path = make_sweep(tmp_path, base={**TINY_BASE, "style_wieght": 10.0}, axes={"content_weight": [1.0, 2.0]})
+    else:
+        path = make_sweep(tmp_path, axes={"style_wieght": [0.01, 1.0]})
+    sweep = load_sweep(path)
+    with pytest.raises(ValueError) as e:
+        check_trials(sweep, expand(sweep, "smoke"))
+    assert "style_wieght" in str(e.value) and "'style_weight'" in str(e.value)
+    assert str(path) in str(e.value)
+    with pytest.raises(ValueError, match=r"style_wieght.*did you mean 'style_weight'"):
+        run_sweep(path, preset="smoke", progress=False)
+    assert runs_folders_under(path.parent) == []
+    assert sorted(p.name for p in path.parent.iterdir()) == ["sweep.yaml"]  # nothing written at all
+
+
+@pytest.mark.parametrize("base, axes, word", [
+    ({**TINY_BASE, "optimizer": "rmsprop"}, None, "rmsprop"),
+    (None, {"optimizer": ["adam", "rmsprop"]}, "rmsprop"),
+    (None, {"decay_steps": [100, 0]}, "decay_steps"),
+    (None, {"init": ["blank"]}, "blank"),
+    (None, {"content_layers": [["conv6_1"]]}, "conv6_1"),
+    (None, {"style_layers": [["conv1_1", "conv2_1"]]}, "style_layer_weights"),
+    ({**TINY_BASE, "content_weight": "lots"}, None, "content_weight"),
+])
+def test_ill_typed_value_is_caught_before_any_trial_runs(tmp_path, base, axes, word):
+    path = make_sweep(tmp_path, base=base, axes=axes)
+    sweep = load_sweep(path)
+    with pytest.raises(ValueError, match=re.escape(word)):
+        check_trials(sweep, expand(sweep, "smoke"))
+    with pytest.raises(ValueError, match=re.escape(word)):
+        run_sweep(path, preset="smoke", progress=False)
+    assert runs_folders_under(path.parent) == []
+
+
+def test_notebook_extras_are_parameters_but_not_config(tmp_path):
+    """content/style are notebook parameters (not StyleConfig fields) and must pass the checks."""
+    sweep = load_sweep(make_sweep(tmp_path))
+    trials = expand(sweep, "smoke")
+    assert all({"content", "style"} <= set(t.params) for t in trials)
+    check_trials(sweep, trials)
+
+
+def test_sweep_presets_override_builtin(tmp_path):
+    path = make_sweep(tmp_path, base={"image_size": 256, "epochs": 3}, presets={"smoke": {"steps_per_epoch": 2}})
+    trials = expand(load_sweep(path), "smoke")
+    assert all(t.params["steps_per_epoch"] == 2 for t in trials)  # the sweep's own preset wins
+    assert all(t.params["image_size"] == 32 and t.params["weights"] == "random" for t in trials)
+    sweep = load_sweep(path)
+    assert runs_folder(sweep, "smoke", trials) == path.parent / "smoke" / "runs_random-weights"
+    assert runs_folder(sweep, None, expand(sweep)) == path.parent / "runs"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# End to end through papermill
+
+
+@pytest.fixture(scope="module")
+def completed(tmp_path_factory):
+    """A two-trial sweep run to completion once (workers=1); tests that change it work on a copy."""
+    root = tmp_path_factory.mktemp("e2e")
+    path = make_sweep(root, "tiny_ab", presets={"smoke": {"steps_per_epoch": 2}})
+    summary = run_sweep(path, preset="smoke", workers=1, progress=False)
+    return path, summary
+
+
+@pytest.mark.timeout(PAPERMILL_TIMEOUT)
+def test_end_to_end_records(completed):
+    path, summary = completed
+    study = path.parent
+    out = study / "smoke"
+    runs = out / "runs_random-weights"
+    assert summary["trials"] == 2 and summary["ran"] == 2 and summary["failed"] == []
+    assert Path(summary["runs"]) == runs
+    ids = ["chelsea+hubble_deep_field__style_weight=0.01", "chelsea+hubble_deep_field__style_weight=1"]
+    assert sorted(p.name for p in runs.iterdir()) == ids
+    for tid, sw in zip(ids, (0.01, 1.0)):
+        folder = runs / tid
+        for name in TRIAL_FILES:
+            assert (folder / name).is_file(), f"{tid}: {name} missing"
+        assert not (folder / "failed.json").exists()
+        assert not list(folder.glob(".output.partial*"))
+        assert trial_status(folder) == "complete"
+        config = json.loads((folder / "config.json").read_text())
+        assert config["style_weight"] == sw and config["weights"] == "random"  # parameters reached the notebook
+        assert config["image_size"] == 32 and config["epochs"] == 1 and config["steps_per_epoch"] == 2
+        result = json.loads((folder / "result.json").read_text())
+        assert result["status"] == "complete" and result["steps"] == 2
+        assert "random" in result["weights"].lower()
+        assert json.loads((folder / "trial.json").read_text())["style_weight"] == sw
+        assert_png(folder / "image.png")
+
+    rows = read_csv(out / "results.csv")
+    assert [r["trial"] for r in rows] == ids
+    assert [r["status"] for r in rows] == ["complete", "complete"]
+    assert [float(r["style_weight"]) for r in rows] == [0.01, 1.0]
+    assert all(float(r["total"]) > 0 and r["steps"] == "2" for r in rows)
+
+    for name in ("grid.png", "losses.png"):
+        assert Path(summary[name.split(".")[0]]) == out / name
+        assert_png(out / name)
+
+    readme = (out / "README.md").read_text()
+    assert "# tiny_ab" in readme
+    assert "Does the tiny_ab study run end to end?" in readme
+    assert "`nststudy sweep experiments/tiny_ab/sweep.yaml --preset smoke`" in readme
+    assert "2/2 trials complete" in readme
+    assert "random" in readme.lower()  # says the figures come from random weights
+
+    index = (study.parent / "README.md").read_text()
+    assert "[tiny_ab](./tiny_ab/sweep.yaml)" in index
+    assert "Does the tiny_ab study run end to end?" in index
+    assert not _locked(study / "smoke")  # released when the sweep ended
+
+
+def _locked(folder: Path) -> bool:
+    try:
+        with SweepLock(folder):
+            return False
+    except RuntimeError:
+        return True
+
+
+@pytest.mark.timeout(PAPERMILL_TIMEOUT)
+def test_resume_reruns_only_the_unfinished_trial(completed, tmp_path):
+    src, _ = completed
+    root = tmp_path / "copy"
+    shutil.copytree(src.parent.parent, root / "experiments")
+    path = root / "experiments" / src.parent.name / "sweep.yaml"
+    runs = path.parent / "smoke" / "runs_random-weights"
+    redo, keep = runs / "chelsea+hubble_deep_field__style_weight=0.01", runs / "chelsea+hubble_deep_field__style_weight=1"
+    (redo / "result.json").unlink()  # a half-written trial: the notebook ran, the record did not finish
+    (redo / "stray.tmp").write_text("left over")
+    assert trial_status(redo) == "incomplete"
+    kept = {p.name: p.stat().st_mtime_ns for p in keep.iterdir()}
+
+    summary = run_sweep(path, preset="smoke", progress=False)
+    assert summary["ran"] == 1 and summary["failed"] == [] and summary["trials"] == 2
+    assert trial_status(redo) == "complete"
+    assert not (redo / "stray.tmp").exists()  # the unfinished attempt was started over
+    for name in TRIAL_FILES:
+        assert (redo / name).is_file()
+    assert {p.name: p.stat().st_mtime_ns for p in keep.iterdir()} == kept  # the finished trial was not touched
+    rows = read_csv(path.parent / "smoke" / "results.csv")
+    assert [r["status"] for r in rows] == ["complete", "complete"]
+
+    again = run_sweep(path, preset="smoke", progress=False)
+    assert again["ran"] == 0 and again["failed"] == [] and again["trials"] == 2
+    assert {p.name: p.stat().st_mtime_ns for p in keep.iterdir()} == kept
+
+
+@pytest.mark.timeout(PAPERMILL_TIMEOUT)
+def test_failing_trial_is_recorded_and_cli_exits_1(tmp_path):
+    missing = tmp_path / "no_such_photo.png"
+    path = make_sweep(tmp_path, "with_failure", axes={"style_weight": [1.0]},
+                      pairs=[["chelsea", "hubble_deep_field"], [str(missing), "hubble_deep_field"]])
+    ok_id, bad_id = "chelsea+hubble_deep_field__style_weight=1", "no_such_photo+hubble_deep_field__style_weight=1"
+    assert [t.id for t in expand(load_sweep(path), "smoke")] == [ok_id, bad_id]
+
+    proc = subprocess.run([sys.executable, "-m", "nststudy", "sweep", str(path), "--preset", "smoke", "-q",
+                           "--workers", "2"], capture_output=True, text=True, timeout=PAPERMILL_TIMEOUT,
+                          env={**os.environ, "NSTSTUDY_OFFLINE": "1"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"1 failed: {bad_id}" in proc.stdout
+    assert ok_id not in proc.stdout.split("failed")[-1].splitlines()[0]
+
+    runs = path.parent / "smoke" / "runs_random-weights"
+    bad, ok = runs / bad_id, runs / ok_id
+    assert trial_status(bad) == "failed" and trial_status(ok) == "complete"
+    reason = json.loads((bad / "failed.json").read_text())["reason"]
+    assert "no_such_photo.png" in reason
+    assert (bad / "output.ipynb").is_file()  # kept, to see where it stopped
+    assert not (bad / "result.json").exists()
+    assert (ok / "result.json").is_file() and (ok / "output.ipynb").is_file()
+
+    rows = {r["trial"]: r for r in read_csv(path.parent / "smoke" / "results.csv")}
+    assert rows[bad_id]["status"] == "failed" and "no_such_photo.png" in rows[bad_id]["reason"]
+    assert rows[ok_id]["status"] == "complete"
+    readme = (path.parent / "smoke" / "README.md").read_text()
+    assert "1/2 trials complete" in readme and "Failed trials" in readme and bad_id in readme
+    assert_png(path.parent / "smoke" / "grid.png")
+
+
+def test_lock_refuses_a_second_sweep(tmp_path):
+    path = make_sweep(tmp_path, "locked")
+    study_out = path.parent / "smoke"  # where the smoke preset's records go
+    with SweepLock(study_out):
+        with pytest.raises(RuntimeError, match="another sweep process") as e:
+            run_sweep(path, preset="smoke", progress=False)
+        assert str(study_out) in str(e.value)
+        with pytest.raises(RuntimeError, match="another sweep process"):
+            with SweepLock(study_out):
+                pass
+    assert not (study_out / "runs_random-weights").exists()  # nothing ran
+    with SweepLock(study_out):  # released: a later sweep may take it
+        pass
+
+
+def test_cli_reports_lock_without_traceback(tmp_path):
+    path = make_sweep(tmp_path, "locked_cli")
+    with SweepLock(path.parent / "smoke"):
+        proc = subprocess.run([sys.executable, "-m", "nststudy", "sweep", str(path), "--preset", "smoke", "-q"],
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "NSTSTUDY_OFFLINE": "1"})
+    assert proc.returncode == 2
+    assert "another sweep process" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow  # about 45 s: a two-process cluster, and two kernels at once on two cores
+@pytest.mark.timeout(PAPERMILL_TIMEOUT)
+def test_dask_cluster_runs_the_trials(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    path = make_sweep(tmp_path, "on_dask", presets={"smoke": {"steps_per_epoch": 2}})
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as cluster:
+        summary = run_sweep(path, preset="smoke", scheduler=cluster.scheduler_address, progress=False)
+    assert summary["ran"] == 2 and summary["failed"] == []
+    runs = path.parent / "smoke" / "runs_random-weights"
+    for t in expand(load_sweep(path), "smoke"):
+        assert trial_status(runs / t.id) == "complete"
+        for name in TRIAL_FILES:
+            assert (runs / t.id / name).is_file()
+    rows = read_csv(path.parent / "smoke" / "results.csv")
+    assert [r["status"] for r in rows] == ["complete", "complete"]
