@@ -77,3 +77,16 @@ def test_short_stylisation_moves_style_keeps_content(real_env, tmp_path):
     env = json.loads((run / "env.json").read_text())
     assert env["weights"]["md5"] == MD5 and env["weights"]["kind"] == "imagenet"
     assert run.name == "run"  # real weights: no random-weights label
+
+
+def test_content_reconstruction_exact_from_conv1_2_not_from_conv5_2(real_env):
+    """Gatys et al. Fig. 1: from noise, conv1_2 gives back the photo almost exactly, conv5_2 does not.
+    Measured here (64 px, 100 L-BFGS iterations): SSIM to the photo 0.90 vs 0.02, pixel RMSE/255 0.10 vs
+    0.29. Thresholds sit between, with margin."""
+    from nststudy import reconstruct_content
+
+    cfg = StyleConfig(image_size=64, epochs=1, steps_per_epoch=100, optimizer="lbfgs")
+    low = reconstruct_content("chelsea", "conv1_2", cfg, progress=False).info
+    high = reconstruct_content("chelsea", "conv5_2", cfg, progress=False).info
+    assert low["metric_ssim_content"] > 0.7 and high["metric_ssim_content"] < 0.3
+    assert high["metric_pixel_error"] > 1.8 * low["metric_pixel_error"]
