@@ -6,6 +6,7 @@ Data flows one way: images -> target features -> loss function -> optimiser -> S
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,8 +14,9 @@ import tensorflow as tf
 
 from . import losses
 from .config import StyleConfig
-from .images import (MIN_SIZE, load_image, luminance_image, match_colours, preprocess, resize, resize_longest,
+from .images import (MIN_SIZE, fit_size, load_image, luminance_image, match_colours, preprocess, resize, resize_longest,
                      with_chroma_of)
+from .memory import check_fits
 from .models import WeightsSource, build_extractor, resolve_weights
 from .optimize import optimize
 
@@ -79,14 +81,35 @@ def prepare_images(content, style, config: StyleConfig):
     ``config.style_scale``. ``style`` may be a list of images (a blend); then a list comes back.
 
     A content image whose shortest side would fall under ``images.MIN_SIZE`` px is refused (ImageError).
+    A source image whose longest side is more than ``DOWNSCALE_NOTICE`` times its target size is
+    downscaled with a ``DownscaleWarning`` that names both sizes (a 10,000 px photo run at 256 px is
+    more often a mistake than a wish).
     """
-    content = resize_longest(load_image(content), config.image_size)
+    source = load_image(content)
+    content = _downscaled(source, fit_size(source.shape, config.image_size), "content")
     h, w = content.shape[:2]
     k = config.style_scale
     size = (max(MIN_SIZE, round(h * k)), max(MIN_SIZE, round(w * k)))
     if isinstance(style, (list, tuple)):
-        return content, [resize(load_image(s), *size) for s in style]
-    return content, resize(load_image(style), *size)
+        return content, [_downscaled(load_image(s), size, "style") for s in style]
+    return content, _downscaled(load_image(style), size, "style")
+
+
+DOWNSCALE_NOTICE = 4
+
+
+class DownscaleWarning(UserWarning):
+    """An input image was much larger than the size it is run at."""
+
+
+def _downscaled(image: np.ndarray, size, role: str) -> np.ndarray:
+    h, w = image.shape[:2]
+    if max(h, w) > DOWNSCALE_NOTICE * max(size):
+        warnings.warn(f"{role} image of {w}x{h} px downscaled to {size[1]}x{size[0]} px (image_size "
+                      f"sets the longest side; raise it for more detail)", DownscaleWarning, stacklevel=4)
+    if role == "content":
+        return resize_longest(image, max(size))
+    return resize(image, *size)
 
 
 def style_sources(style, config: StyleConfig):
@@ -162,9 +185,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
         raise ValueError("resuming a multiscale run (config.scales) is not supported; rerun it")
     if not isinstance(config, StyleConfig):
         raise TypeError(f"config must be a StyleConfig, got {type(config).__name__}")
-    source = resolve_weights(config.model, config.weights, config.seed)
     styles, blend = style_sources(style, config)
     content_src, style_src = load_image(content), [load_image(s) for s in styles]
+    check_fits(config, *fit_size(content_src.shape, config.image_size))  # MemoryError before heavy work
+    source = resolve_weights(config.model, config.weights, config.seed)
     colour_content = content_src
     if config.color_preservation == "histogram":  # the style takes the content's colours first
         style_src = [match_colours(s, content_src) for s in style_src]
@@ -219,6 +243,7 @@ def _shifted(callback, steps, seconds):
 def run_objective(loss_fn, x0, config, source, content, style, callback=None, progress=True,
                   desc=None, resume=None) -> StyleResult:
     """Optimise ``loss_fn`` from ``x0`` with the config's optimiser, keeping the history."""
+    check_fits(config, x0.shape[1], x0.shape[2])
     history = []
     bar = _progress_bar(config.total_steps, desc or f"{config.optimizer} {source.label}", progress,
                         initial=int(resume["step"]) if resume else 0)

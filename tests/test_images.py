@@ -9,6 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from nststudy import ImageError, deprocess, load_image, preprocess, save_image
+from nststudy.config import StyleConfig
 from nststudy.images import MIN_SIZE, SAMPLES, resize_longest, to_rgb_array
 
 # ImageNet means in BGR order, as published for the Keras "caffe" preprocessing.
@@ -400,3 +401,23 @@ def test_save_gray_and_float_arrays(tmp_path):
     np.testing.assert_array_equal(load_image(tmp_path / "g.png"), [[[0, 0, 0], [255, 255, 255]]])
     save_image(np.array([[[-3.0, 12.6, 999.0]]]), tmp_path / "f.png")
     np.testing.assert_array_equal(load_image(tmp_path / "f.png"), [[[0, 13, 255]]])
+
+
+def test_very_large_image_is_downscaled_with_a_message(tmp_path):
+    from nststudy.stylize import DownscaleWarning, prepare_images
+
+    big = tmp_path / "big.png"  # 10,000 x 8,000 px, written cheaply as a flat-colour PNG
+    Image.new("RGB", (10_000, 8_000), (200, 100, 50)).save(big)
+    config = StyleConfig(image_size=64)
+    with pytest.warns(DownscaleWarning, match=r"content image of 10000x8000 px downscaled to 64x51 px"):
+        content, style = prepare_images(big, np.zeros((40, 40, 3), np.uint8), config)
+    assert content.shape == (51, 64, 3) and style.shape == (51, 64, 3)
+    assert (content == (200, 100, 50)).all()
+
+
+def test_ordinary_resizing_says_nothing(recwarn):
+    from nststudy.stylize import prepare_images
+
+    prepare_images(np.zeros((451, 300, 3), np.uint8), np.zeros((500, 500, 3), np.uint8),
+                   StyleConfig(image_size=256))
+    assert not [w for w in recwarn if "downscaled" in str(w.message)]

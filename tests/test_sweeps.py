@@ -29,7 +29,7 @@ from nststudy.sweeps import (  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "stylize.ipynb"
 SHIPPED = sorted((REPO / "experiments").glob("*/sweep.yaml"))
-EXPECTED_TRIALS = {"alpha_beta": 10, "style_layers": 8, "optimizer": 9, "schedule": 9, "content_layer": 5,
+EXPECTED_TRIALS = {"alpha_beta": 10, "style_layers": 8, "optimizer": 9, "schedule": 6, "content_layer": 5,
                    "model": 4}
 TINY_BASE = {"image_size": 32, "epochs": 1, "steps_per_epoch": 2, "weights": "random"}
 SAFE_ID = re.compile(r"[A-Za-z0-9_.=+-]+")

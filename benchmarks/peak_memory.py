@@ -1,0 +1,49 @@
+"""Peak resident memory of one short run, measured in a fresh process, against nststudy.memory's estimate.
+
+    python benchmarks/peak_memory.py 256 adam      # prints one JSON line
+
+Each measurement runs in its own process (peak RSS only grows within a process). XLA is forced on even
+for the few steps measured, as it is in real runs (which have >= 50 steps).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+
+
+def measure(size: int, optimizer: str = "adam", steps: int = 3, model: str = "vgg19", timeout=1800) -> dict:
+    """Run the child in a new interpreter; returns {size, optimizer, peak_bytes, estimate_bytes, ...}."""
+    out = subprocess.run([sys.executable, __file__, str(size), optimizer, str(steps), model],
+                         capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        return {"size": size, "optimizer": optimizer, "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(lines[-1])
+
+
+def _child(size: int, optimizer: str, steps: int, model: str) -> None:
+    import numpy as np
+
+    import nststudy.optimize as optimize
+    from nststudy import StyleConfig, stylize
+    from nststudy.memory import estimate_peak_bytes
+
+    optimize.XLA_MIN_STEPS = 1
+    idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rng = np.random.default_rng(0)
+    content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    style = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    config = StyleConfig(model=model, image_size=size, optimizer=optimizer, epochs=1, steps_per_epoch=steps,
+                         weights="random")
+    stylize(content, style, config, progress=False, metrics=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"size": size, "optimizer": optimizer, "model": model, "idle_bytes": idle,
+                      "peak_bytes": peak, "estimate_bytes": estimate_peak_bytes(config, size, size)}))
+
+
+if __name__ == "__main__":
+    _child(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 3,
+           sys.argv[4] if len(sys.argv) > 4 else "vgg19")
