@@ -5,11 +5,11 @@ peak ≈ runtime + weights + k · Σ_layers H_l·W_l·C_l·4 bytes (+ L-BFGS his
 where the sum runs over the layers the truncated extractor computes (activations kept for the backward
 pass), k covers gradients and temporaries, and ``runtime`` is what Python + TensorFlow + Keras + XLA
 hold whatever the image size. Both were fitted to peak RSS measured here in fresh processes
-(benchmarks/peak_memory.py, VGG19, default layers, XLA on): 1.20 GB at 128², 1.44 GB at 256², 2.31 GB
-at 512² with Adam (L-BFGS +0.02/+0.06/+0.15 GB), i.e. peak ≈ 1.15 GB + 3.4 × activations. The estimate
-uses k = 4, so it lies 1.0-1.2× above the measured peak from 64² to 512² (tests/test_memory.py checks
-the ratio at small sizes; `make bench` prints it at 256², 512² and 1024²). The style image's forward pass
-(no gradient) is not counted. ``NSTSTUDY_MEMORY_CHECK=0`` turns the check off.
+(benchmarks/peak_memory.py, VGG19, default layers, XLA on): 0.99 GB at 64², 1.20 GB at 128², 1.44 GB at
+256², 2.31 GB at 512², 5.24 GB at 1024² with Adam (L-BFGS +0.02/+0.06/+0.15 GB at 128²/256²/512²). With
+runtime 1.25 GB and k = 3 the estimate is 0.99-1.35× the measured peak at every size from 64² to
+1024² (tests/test_memory.py checks the ratio at 128²; `make bench` prints it at 256², 512² and 1024²).
+The style image's forward pass (no gradient) is not counted. ``NSTSTUDY_MEMORY_CHECK=0`` turns the check off.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import os
 
 from .config import StyleConfig, keras_layer_name, model_layers
 
-RUNTIME_BYTES = 1.1e9  # intercept of the fit above, less the weights (~0.05 GB for VGG19 to block5_conv1)
-K_ACTIVATIONS = 4.0  # forward activations + their gradients + XLA/Eigen temporaries (fitted 3.4-3.9)
+RUNTIME_BYTES = 1.25e9  # intercept of the fit above, less the weights (~0.05 GB for VGG19 to block5_conv1)
+K_ACTIVATIONS = 3.0  # forward activations + their gradients + XLA/Eigen temporaries (fitted 2.9-3.9)
 LBFGS_MEMORY = 10  # maxcor pairs kept by L-BFGS-B
 _CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
