@@ -23,6 +23,11 @@ PYTEST_ARGS ?= -m "not slow"
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# Side-by-side benchmark against the TensorFlow tutorial's loop (about 40-60 min on 2 cores); writes
+# benchmarks/RESULTS.md. Uses ImageNet weights when found ($$NSTSTUDY_WEIGHTS_DIR, Keras cache), else random.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from . import losses
 from .config import StyleConfig
-from .images import (MIN_SIZE, fit_size, load_image, luminance_image, match_colours, preprocess, resize, resize_longest,
+from .images import (MIN_SIZE, fit_size, load_image, luminance_image, match_colours, resize, resize_longest,
                      with_chroma_of)
 from .memory import check_fits
 from .models import WeightsSource, build_extractor, resolve_weights
+from .objective import make_loss_fn
 from .optimize import optimize
 
 
@@ -133,39 +133,6 @@ def initial_image(content, style, config: StyleConfig) -> np.ndarray:
     return np.asarray(x, np.float32)[None]
 
 
-def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None):
-    """Targets computed once; returns ``loss_fn(x) -> terms`` for an RGB (1, H, W, 3) image in 0..255.
-
-    ``style`` is one image or a list blended with ``blend`` weights. A style image of another size than
-    the content (``style_scale``) has its Grams rescaled by M_x / M_style, since G = FFᵀ sums over the M
-    positions: the targets then describe the same per-position statistics at the result's size.
-    """
-    content_feats = extractor(preprocess(content[None].astype(np.float32)))
-    content_targets = {n: tf.constant(content_feats[n]) for n in config.content_layers}
-    styles = style if isinstance(style, list) else [style]
-    blend = blend or [1.0 / len(styles)] * len(styles)
-    style_targets = [tf.zeros(())] * len(config.style_layers)
-    for image, w in zip(styles, blend):
-        feats = extractor(preprocess(image[None].astype(np.float32)))
-        ratio = (content.shape[0] * content.shape[1]) / (image.shape[0] * image.shape[1])
-        style_targets = [acc + w * ratio * losses.gram_matrix(feats[n])
-                         for acc, n in zip(style_targets, config.style_layers)]
-    style_targets = [tf.constant(g) for g in style_targets]
-    a, b, t = config.content_weight, config.style_weight, config.tv_weight
-    zero = tf.constant(0.0)
-
-    def loss_fn(x):
-        feats = extractor(preprocess(x))
-        c = tf.add_n([losses.content_loss(feats[n], content_targets[n]) for n in config.content_layers]) \
-            if config.content_layers else zero
-        s = losses.style_loss([feats[n] for n in config.style_layers], style_targets,
-                              config.style_layer_weights) if config.style_layers else zero
-        tv = losses.total_variation_loss(x) if t else zero
-        return {"total": a * c + b * s + t * tv, "content": c, "style": s, "tv": tv}
-
-    return loss_fn
-
-
 def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, progress=True,
             resume=None, metrics=True) -> StyleResult:
     """Synthesise an image with the content of ``content`` and the style of ``style`` (Gatys et al.).
@@ -203,7 +170,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
         cfg = config.replace(image_size=size, scales=())
         content_s, styles_s = prepare_images(content_src, style_src, cfg)
         style_s = resize(styles_s[0], *content_s.shape[:2])  # shown and recorded as "the style"
-        loss_fn = make_loss_fn(extractor, cfg, content_s, styles_s, blend)
+        loss_fn = make_loss_fn(extractor, cfg, content_s, styles_s, blend, source)
         if resume is not None:
             x0 = np.asarray(resume["x"], np.float32).reshape((1, *content_s.shape))
         elif result is None:

@@ -9,7 +9,6 @@ A trial folder ``<root>/runs/<trial-id>/`` holds ``trial.json`` (its parameters)
 from __future__ import annotations
 
 import difflib
-import fcntl
 import hashlib
 import itertools
 import json
@@ -18,13 +17,15 @@ import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from .cache import ENV as TARGET_CACHE_ENV
 from .config import FIELD_NAMES, StyleConfig, paper_name
-from .files import write_json
+from .files import SweepLock, write_json
 
 NOTEBOOK_EXTRA = ("content", "style", "output_dir")
 PRESETS = {
@@ -186,9 +187,16 @@ def trial_status(folder: Path) -> str:
     return "incomplete" if folder.exists() else "pending"
 
 
-def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None) -> dict:
-    """Execute one trial's notebook into ``folder`` (importable, so Dask workers can run it)."""
+def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None, target_cache: str | None = None) -> dict:
+    """Execute one trial's notebook into ``folder`` (importable, so Dask workers can run it).
+
+    ``target_cache``: a folder for the on-disk cache of target features shared by a sweep's trials
+    (``nststudy.cache``); the trial's kernel inherits it through the environment.
+    """
     import papermill
+
+    if target_cache:
+        os.environ[TARGET_CACHE_ENV] = target_cache
     from papermill.exceptions import PapermillExecutionError
 
     folder = Path(folder)
@@ -215,28 +223,17 @@ def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None) 
     return {"status": trial_status(folder), "seconds": seconds}
 
 
-class SweepLock:
-    """One sweep process per study folder: a second one refuses with a clear message."""
-
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / ".lock"
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise RuntimeError(f"{self.path.parent}: another sweep process is running on this study "
-                               f"(lock {self.path}); wait for it or stop it first") from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{os.getpid()}\n".encode())
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+@contextmanager
+def _restored_env(name: str):
+    """Put the environment variable ``name`` back as it was (run_trial sets it for its kernels)."""
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, report=True) -> dict:
@@ -250,11 +247,11 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
     todo = [t for t in trials if trial_status(runs / t.id) not in ("complete", "diverged")]
     started = time.perf_counter()
     outcomes = {}
-    with SweepLock(runs.parent):
+    with SweepLock(runs.parent), _restored_env(TARGET_CACHE_ENV):
         runs.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc=sweep.name, unit="trial",
                    disable=not progress)
-        args = [(str(sweep.notebook), str(runs / t.id), t.params, str(REPO)) for t in todo]
+        args = [(str(sweep.notebook), str(runs / t.id), t.params, str(REPO), str(runs / ".targets")) for t in todo]
         if scheduler:
             from dask.distributed import Client, as_completed as dask_completed
 

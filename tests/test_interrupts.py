@@ -51,7 +51,7 @@ def test_killed_sweep_leaves_readable_records_and_resumes_exactly_once(tmp_path,
     assert again.returncode == 0, err.decode()[-2000:]
     assert f"{len(trials) - len(finished_before)} run now" in out.decode()
     assert all(trial_status(runs / t.id) == "complete" for t in trials)
-    assert sorted(p.name for p in runs.iterdir()) == sorted(t.id for t in trials)  # each trial exactly once
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == sorted(t.id for t in trials)  # each trial exactly once
     for tid, mtime in finished_before.items():  # finished trials were not run again
         assert (runs / tid / "output.ipynb").stat().st_mtime == mtime
     assert (runs.parent / "results.csv").read_text().count("complete") == len(trials)

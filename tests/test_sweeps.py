@@ -343,7 +343,10 @@ def test_end_to_end_records(completed):
     assert summary["trials"] == 2 and summary["ran"] == 2 and summary["failed"] == []
     assert Path(summary["runs"]) == runs
     ids = ["chelsea+hubble_deep_field__style_weight=0.01", "chelsea+hubble_deep_field__style_weight=1"]
-    assert sorted(p.name for p in runs.iterdir()) == ids
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == ids
+    # Both trials share one pair: its content features and style Grams were computed once, cached on disk.
+    assert len(list((runs / ".targets").glob("*.npz"))) == 2
+    assert "NSTSTUDY_TARGET_CACHE" not in os.environ  # the sweep put the environment back
     for tid, sw in zip(ids, (0.01, 1.0)):
         folder = runs / tid
         for name in TRIAL_FILES:

@@ -1,0 +1,174 @@
+"""The measurements of `make bench`, each a function returning plain numbers (run.py prints and records them).
+
+Speed is only compared side by side in one process (baseline and nststudy alternate, ABAB), because timings
+on a shared 2-core machine drift by tens of percent over minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from baseline import CONTENT_LAYERS, STYLE_LAYERS, TutorialLoop, tutorial_config
+
+REPO = Path(__file__).resolve().parent.parent
+CONTENT, STYLE = "astronaut", "hubble_deep_field"  # astronaut is square: sizes below are exact n x n
+
+
+def images(size: int):
+    from nststudy.images import load_image, resize
+
+    return resize(load_image(CONTENT), size, size), resize(load_image(STYLE), size, size)
+
+
+def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
+    """The machine's float32 matmul rate (TensorFlow, all cores): 2n³ FLOPs over the median time."""
+    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+    f = tf.function(lambda: tf.linalg.matmul(a, b)[0, 0])
+    f().numpy()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f().numpy()
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def conv_flops(height: int, width: int, deepest: str = "block5_conv2") -> float:
+    """FLOPs of one optimisation step's convolutions: forward, plus the gradient with respect to the input
+    (same count; no weight gradients are needed). Pooling, ReLU and the losses are not counted."""
+    from nststudy.config import model_layers
+
+    h, w, cin, total = height, width, 3, 0.0
+    for name in model_layers("vgg19"):
+        if "pool" in name:
+            h, w = h // 2, w // 2
+        else:
+            cout = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}[int(name[5])]
+            total += 2 * h * w * 9 * cin * cout
+            cin = cout
+        if name == deepest:
+            break
+    return 2 * total
+
+
+def baseline_step_times(vgg, content, style, steps: int, warmup: int = 3) -> list[float]:
+    loop = TutorialLoop(vgg, content, style)
+    for _ in range(warmup):  # the first call traces the tf.function
+        loop.step()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        loop.step()  # returns the loss as a Python float: synchronises, as nststudy's progress does
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> list[float]:
+    """``nststudy.stylize`` on the tutorial's loss; a run of >= 50 steps (so XLA is on, as in real runs)
+    stopped by the callback after ``warmup + steps``."""
+    from nststudy import stylize
+
+    h, w = content.shape[:2]
+    config = tutorial_config(h, w, epochs=1, steps_per_epoch=max(50, warmup + steps))
+    result = stylize(content, style, config, callback=lambda it: it.step >= warmup + steps, progress=False,
+                     metrics=False)
+    seconds = [0.0] + [row["seconds"] for row in result.history]
+    return list(np.diff(seconds)[warmup:])
+
+
+def per_step(vgg, size: int, steps: int, rounds: int = 2) -> dict:
+    content, style = images(size)
+    base, ours = [], []
+    for _ in range(rounds):  # ABAB: drift hits both
+        base += baseline_step_times(vgg, content, style, steps)
+        ours += nststudy_step_times(content, style, steps)
+    b, o = statistics.median(base), statistics.median(ours)
+    return {"size": size, "baseline_s": b, "nststudy_s": o, "speedup": b / o, "steps_timed": len(base),
+            "flops": conv_flops(size, size)}
+
+
+def _curve_until(content, style, config, target: float, final_from_step: int = 0) -> dict:
+    """Run ``stylize`` until its total (= the tutorial's loss) is <= target; the loss-vs-time curve."""
+    from nststudy import stylize
+
+    curve, reached = [], {}
+
+    def callback(it):
+        curve.append((it.seconds, it.total, it.step))
+        if it.step > final_from_step and it.total <= target and not reached:
+            reached.update(seconds=it.seconds, step=it.step)
+            return True
+        return False
+
+    stylize(content, style, config, callback=callback, progress=False, metrics=False)
+    return {"curve": curve, "reached": bool(reached), "seconds": reached.get("seconds"),
+            "step": reached.get("step"), "best": min((c[1] for c in curve[final_from_step:]), default=None)}
+
+
+def time_to_quality(vgg, size: int, steps: int) -> dict:
+    """The baseline's loss after ``steps`` steps, and the wall time each method needs to reach it."""
+    content, style = images(size)
+    loop = TutorialLoop(vgg, content, style)
+    curve, start = [], time.perf_counter()
+    for i in range(steps):
+        loss = loop.step()
+        curve.append((time.perf_counter() - start, loss, i + 1))
+    target = loop.loss_of(loop.image.numpy()[0] * 255.0)
+    methods = {"tutorial baseline (Adam 0.02)": {"curve": curve, "reached": True, "seconds": curve[-1][0],
+                                                 "step": steps, "best": target}}
+    quarter = max(10, steps // 4)
+    runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps), 0),
+            ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps), 0),
+            (f"nststudy multiscale L-BFGS {size // 2}->{size}",
+             tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
+                             scales=(size // 2,)), quarter)]
+    for name, config, coarse_steps in runs:
+        methods[name] = _curve_until(content, style, config, target, coarse_steps)
+    return {"size": size, "steps": steps, "target": target, "methods": methods}
+
+
+def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
+    """One papermill trial of notebooks/stylize.ipynb at ``size``: time outside the optimisation (kernel start,
+    imports, weights, model, targets, records) against a default-length (1000-step) optimisation, projected
+    from this trial's own median step."""
+    import nbformat
+
+    from nststudy import StyleConfig
+    from nststudy.sweeps import run_trial
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "trial"
+        params = {"content": CONTENT, "style": STYLE, "image_size": size, "epochs": 1, "steps_per_epoch": steps,
+                  "show": False}
+        start = time.perf_counter()
+        status = run_trial(str(REPO / "notebooks" / "stylize.ipynb"), str(folder), params, cwd=str(REPO))
+        total = time.perf_counter() - start
+        if status["status"] != "complete":
+            return {"error": status.get("reason", status["status"])}
+        result = json.loads((folder / "result.json").read_text())
+        nb = nbformat.read(folder / "output.ipynb", as_version=4)
+        cells = [(c.source.splitlines()[0][:60] if c.source else "", c.metadata.get("papermill", {}).get("duration"))
+                 for c in nb.cells if c.cell_type == "code"]
+        import csv
+
+        with open(folder / "history.csv", newline="") as f:
+            seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
+    optimisation = result["wall_seconds"]
+    median_step = statistics.median(np.diff([0.0] + seconds)[3:])
+    default_steps = StyleConfig().total_steps
+    projected = median_step * default_steps
+    overhead = total - optimisation
+    return {"size": size, "trial_s": total, "optimisation_s": optimisation, "overhead_s": overhead,
+            "median_step_s": median_step, "default_steps": default_steps, "projected_optimisation_s": projected,
+            "overhead_fraction": overhead / (overhead + projected), "cells": cells}
+
+
+__all__ = ["matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
+           "CONTENT_LAYERS", "STYLE_LAYERS"]

@@ -1,0 +1,64 @@
+"""The objective of a style-transfer run: target features of the content and style images (computed once,
+optionally cached on disk across a sweep's trials) and the loss function of the image being optimised."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from . import cache, losses
+from .config import StyleConfig
+from .images import preprocess
+
+
+def targets(extractor, config: StyleConfig, image: np.ndarray, layers, kind: str, source=None) -> dict:
+    """``{layer: array}``: the features (``kind="features"``) or Gram matrices (``"gram"``) of ``image``."""
+    layers = list(layers)
+
+    def compute():
+        if not layers:
+            return {}
+        feats = extractor(preprocess(image[None].astype(np.float32)))
+        return {n: (losses.gram_matrix(feats[n]) if kind == "gram" else feats[n]).numpy() for n in layers}
+
+    if source is None:
+        return compute()
+    key = cache.target_key(image, model=config.model, pooling=config.pooling, weights=cache.weights_id(source),
+                           layers=layers, kind=kind)
+    return cache.cached(key, compute)
+
+
+def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, source=None):
+    """Targets computed once; returns ``loss_fn(x) -> terms`` for an RGB (1, H, W, 3) image in 0..255.
+
+    ``style`` is one image or a list blended with ``blend`` weights. A style image of another size than
+    the content (``style_scale``) has its Grams rescaled by M_x / M_style, since G = FFᵀ sums over the M
+    positions: the targets then describe the same per-position statistics at the result's size.
+    With ``source`` (the weights) given, targets go through the on-disk cache when one is set (cache.py).
+    """
+    content_feats = targets(extractor, config, content, config.content_layers, "features", source)
+    content_targets = {n: tf.constant(content_feats[n]) for n in config.content_layers}
+    styles = style if isinstance(style, list) else [style]
+    blend = blend or [1.0 / len(styles)] * len(styles)
+    style_targets = [tf.zeros(())] * len(config.style_layers)
+    for image, w in zip(styles, blend):
+        grams = targets(extractor, config, image, config.style_layers, "gram", source)
+        ratio = (content.shape[0] * content.shape[1]) / (image.shape[0] * image.shape[1])
+        style_targets = [acc + w * ratio * grams[n] for acc, n in zip(style_targets, config.style_layers)]
+    style_targets = [tf.constant(g) for g in style_targets]
+    a, b, t = config.content_weight, config.style_weight, config.tv_weight
+    zero = tf.constant(0.0)
+
+    def loss_fn(x):
+        feats = extractor(preprocess(x))
+        c = tf.add_n([losses.content_loss(feats[n], content_targets[n]) for n in config.content_layers]) \
+            if config.content_layers else zero
+        s = losses.style_loss([feats[n] for n in config.style_layers], style_targets,
+                              config.style_layer_weights) if config.style_layers else zero
+        tv = losses.total_variation_loss(x) if t else zero
+        return {"total": a * c + b * s + t * tv, "content": c, "style": s, "tv": tv}
+
+    return loss_fn
+
+
+__all__ = ["make_loss_fn", "targets"]

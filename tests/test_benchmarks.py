@@ -1,0 +1,66 @@
+"""The benchmark (benchmarks/): its baseline computes the TensorFlow tutorial's loss, which nststudy's
+tutorial_config reproduces exactly; its FLOP count by hand; and a quick end-to-end run (slow)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import baseline  # noqa: E402
+import measure  # noqa: E402
+
+
+def test_conv_flops_by_hand():
+    # block1_conv1 at 4x4: 16 positions x 9 x 3 x 64 multiply-adds, forward + input gradient.
+    assert measure.conv_flops(4, 4, "block1_conv1") == 2 * (2 * 16 * 9 * 3 * 64)
+    # + block1_conv2 (64 -> 64), then block2_conv1 at 2x2 after the pool (64 -> 128).
+    assert measure.conv_flops(4, 4, "block2_conv1") == 2 * 2 * (16 * 9 * 3 * 64 + 16 * 9 * 64 * 64 + 4 * 9 * 64 * 128)
+
+
+def test_tutorial_loss_equals_nststudy_total_under_tutorial_config(content_image, style_image):
+    """Two independent implementations of one loss: the tutorial's (means, Grams over locations, [0,1]
+    input) and nststudy's (sums, 1/(4N²M²), 0..255 input) with α, β converted."""
+    from nststudy.images import resize
+    from nststudy.models import _vgg_base, build_extractor, resolve_weights
+    from nststudy.objective import make_loss_fn
+
+    source = resolve_weights("vgg19", "random", 0)
+    content, style = resize(content_image, 48, 32), resize(style_image, 48, 32)
+    loop = baseline.TutorialLoop(_vgg_base("vgg19", source), content, style)
+    config = baseline.tutorial_config(48, 32, weights="random")
+    extractor = build_extractor("vgg19", list(config.content_layers + config.style_layers), source)
+    loss_fn = make_loss_fn(extractor, config, content, style)
+    x = np.random.default_rng(1).uniform(0, 255, (48, 32, 3)).astype(np.float32)
+    ours, theirs = float(loss_fn(x[None])["total"]), loop.loss_of(x)
+    assert ours == pytest.approx(theirs, rel=1e-4)
+    assert loop.step() == pytest.approx(float(loss_fn(content[None].astype(np.float32))["total"]), rel=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NSTSTUDY_WEIGHTS_DIR"}
+    env.update(NSTSTUDY_OFFLINE="1", KERAS_HOME=str(tmp_path / "keras"))  # no ImageNet file: random weights
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "RESULTS.md").write_text("old\n<!-- notes -->\nA person's explanation.\n")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=1100, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "RANDOM WEIGHTS" in out
+    for figure in ("matmul:", "per step 64²:", "per step 96²:", "GFLOP/s 96²:", "time to quality 64²: nststudy L-BFGS",
+                   "peak memory 128²:", "sweep overhead 64²:"):
+        assert figure in out, figure
+    results = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert "RANDOM WEIGHTS" in results and "| speed-up per step at 96²" in results
+    assert results.endswith("A person's explanation.\n")  # the notes survive a rerun
+    assert (tmp_path / "out" / "loss_vs_time.png").stat().st_size > 1000
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["quality"]["target"] > 0 and len(data["memory"]) == 3
