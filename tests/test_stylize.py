@@ -97,6 +97,28 @@ def test_lbfgs_reports_every_iteration(lbfgs_run):
     assert "lbfgs_message" in lbfgs_run.info
 
 
+def test_lbfgs_over_two_epochs_is_one_call_of_the_same_length(monkeypatch):
+    """Epochs do not restart L-BFGS (a restart would throw its curvature memory away): 2 x 5 iterations
+    run as one SciPy call of 10 and give exactly the history and image of 1 x 10."""
+    import scipy.optimize
+
+    calls = []
+    real = scipy.optimize.minimize
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["options"]["maxiter"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "minimize", counting)
+    two = run(cfg(epochs=2, steps_per_epoch=5, optimizer="lbfgs"))
+    assert calls == [10]
+    one = run(cfg(epochs=1, steps_per_epoch=10, optimizer="lbfgs"))
+    assert calls == [10, 10]
+    assert [h["step"] for h in two.history] == list(range(1, 11))
+    assert totals(two) == totals(one)
+    np.testing.assert_array_equal(two.image, one.image)
+
+
 @pytest.mark.parametrize("init, zero_term", [("content", "content"), ("noise", None), ("style", "style")])
 def test_each_init_starts_where_it_says_and_the_loss_falls(init, zero_term):
     # With β = 1 all three inits fall steadily under Adam (10 steps: content 3.4x, noise 1.8x, style
