@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from baseline import CONTENT_LAYERS, STYLE_LAYERS, TutorialLoop, tutorial_config
+from nststudy.sweeps import run_trial  # imported up front: a run takes an hour, the tree may change meanwhile
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = "astronaut", "hubble_deep_field"  # astronaut is square: sizes below are exact n x n
@@ -141,7 +142,6 @@ def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
     import nbformat
 
     from nststudy import StyleConfig
-    from nststudy.sweeps import run_trial
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "trial"

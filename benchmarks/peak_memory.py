@@ -4,6 +4,10 @@
 
 Each measurement runs in its own process (peak RSS only grows within a process). XLA is forced on even
 for the few steps measured, as it is in real runs (which have >= 50 steps).
+
+The peak is VmHWM from /proc/self/status, not getrusage's ru_maxrss: Linux carries ru_maxrss across
+fork and exec, so a child started by a large parent (the benchmark, 2.5 GiB by then) reports the
+parent's size. VmHWM belongs to the new address space that exec creates.
 """
 
 from __future__ import annotations
@@ -24,6 +28,18 @@ def measure(size: int, optimizer: str = "adam", steps: int = 3, model: str = "vg
     return json.loads(lines[-1])
 
 
+def peak_rss_bytes() -> float:
+    """This process's peak resident set size (VmHWM), falling back to ru_maxrss off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
+
+
 def _child(size: int, optimizer: str, steps: int, model: str) -> None:
     import numpy as np
 
@@ -32,14 +48,14 @@ def _child(size: int, optimizer: str, steps: int, model: str) -> None:
     from nststudy.memory import estimate_peak_bytes
 
     optimize.XLA_MIN_STEPS = 1
-    idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    idle = peak_rss_bytes()
     rng = np.random.default_rng(0)
     content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     config = StyleConfig(model=model, image_size=size, optimizer=optimizer, epochs=1, steps_per_epoch=steps,
                          weights="random")
     stylize(content, style, config, progress=False, metrics=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss_bytes()
     print(json.dumps({"size": size, "optimizer": optimizer, "model": model, "idle_bytes": idle,
                       "peak_bytes": peak, "estimate_bytes": estimate_peak_bytes(config, size, size)}))
 
