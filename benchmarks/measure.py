@@ -20,6 +20,7 @@ from nststudy.sweeps import run_trial  # imported up front: a run takes an hour,
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = "astronaut", "hubble_deep_field"  # astronaut is square: sizes below are exact n x n
+WEIGHTS = "imagenet"  # run.py sets "random" when no ImageNet file is found (and says so)
 
 
 def images(size: int):
@@ -77,7 +78,7 @@ def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> list[flo
     from nststudy import stylize
 
     h, w = content.shape[:2]
-    config = tutorial_config(h, w, epochs=1, steps_per_epoch=max(50, warmup + steps))
+    config = tutorial_config(h, w, epochs=1, steps_per_epoch=max(50, warmup + steps), weights=WEIGHTS)
     result = stylize(content, style, config, callback=lambda it: it.step >= warmup + steps, progress=False,
                      metrics=False)
     seconds = [0.0] + [row["seconds"] for row in result.history]
@@ -125,11 +126,11 @@ def time_to_quality(vgg, size: int, steps: int) -> dict:
     methods = {"tutorial baseline (Adam 0.02)": {"curve": curve, "reached": True, "seconds": curve[-1][0],
                                                  "step": steps, "best": target}}
     quarter = max(10, steps // 4)
-    runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps), 0),
-            ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps), 0),
+    runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
+            ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             (f"nststudy multiscale L-BFGS {size // 2}->{size}",
              tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
-                             scales=(size // 2,)), quarter)]
+                             scales=(size // 2,), weights=WEIGHTS), quarter)]
     for name, config, coarse_steps in runs:
         methods[name] = _curve_until(content, style, config, target, coarse_steps)
     return {"size": size, "steps": steps, "target": target, "methods": methods}
@@ -144,9 +145,9 @@ def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
     from nststudy import StyleConfig
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "trial"
+        folder = Path(tmp) / f"trial_{WEIGHTS}-weights"  # a random-weight run saves into a folder saying so
         params = {"content": CONTENT, "style": STYLE, "image_size": size, "epochs": 1, "steps_per_epoch": steps,
-                  "show": False}
+                  "show": False, "weights": WEIGHTS}
         start = time.perf_counter()
         status = run_trial(str(REPO / "notebooks" / "stylize.ipynb"), str(folder), params, cwd=str(REPO))
         total = time.perf_counter() - start

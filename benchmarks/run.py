@@ -151,7 +151,7 @@ def measure_all(args, r: dict, save) -> None:
     mem_sizes, o_size = ((64, 96, 128), 64) if quick else ((256, 512, 1024), 256)
     from nststudy.models import _vgg_base, resolve_weights
 
-    vgg = _vgg_base("vgg19", resolve_weights("vgg19", "imagenet"))
+    vgg = _vgg_base("vgg19", resolve_weights("vgg19", measure.WEIGHTS))
     if "matmul_gflops" not in r:
         r["matmul_gflops"] = measure.matmul_gflops(512 if quick else 2048)
         save(r)
@@ -203,12 +203,15 @@ def main(argv=None) -> int:
                    help="keep the sections already in --out/results.json (saved after each section) and run the rest")
     args = p.parse_args(argv)
     from nststudy.files import write_text
-    from nststudy.models import resolve_weights
+    from nststudy.models import WeightsNotFoundError, resolve_weights
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    source = resolve_weights("vgg19", "imagenet")
-    label = source.label if not source.is_random else "RANDOM WEIGHTS (no ImageNet file found; speed does not depend on them)"
+    try:
+        label = resolve_weights("vgg19", "imagenet").label
+    except WeightsNotFoundError:
+        measure.WEIGHTS = "random"
+        label = "RANDOM WEIGHTS (no ImageNet file found; speed does not depend on them)"
     print(f"weights: {label}", flush=True)
     r = json.loads((out / "results.json").read_text()) if args.reuse and (out / "results.json").exists() else {}
     if r.get("weights") not in (None, label):
