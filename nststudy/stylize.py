@@ -104,7 +104,7 @@ class DownscaleWarning(UserWarning):
 
 def _downscaled(image: np.ndarray, size, role: str) -> np.ndarray:
     h, w = image.shape[:2]
-    if max(h, w) > DOWNSCALE_NOTICE * max(size):
+    if max(h, w) > DOWNSCALE_NOTICE * max(size) and min(size) >= MIN_SIZE:  # (too thin: refused below)
         warnings.warn(f"{role} image of {w}x{h} px downscaled to {size[1]}x{size[0]} px (image_size "
                       f"sets the longest side; raise it for more detail)", DownscaleWarning, stacklevel=4)
     if role == "content":

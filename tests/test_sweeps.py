@@ -134,7 +134,7 @@ def test_shipped_expansions_have_the_documented_shape():
 
     sched = expand(load_sweep(REPO / "experiments/schedule/sweep.yaml"))
     assert {(t.params["learning_rate"], t.params["epochs"]) for t in sched} == {
-        (lr, e) for lr in (1.0, 5.0, 20.0) for e in (2, 5, 10)}
+        (lr, e) for lr in (1.0, 5.0, 20.0) for e in (2, 10)}
 
     model = expand(load_sweep(REPO / "experiments/model/sweep.yaml"))
     assert sorted(t.params["model"] for t in model) == ["vgg16", "vgg16", "vgg19", "vgg19"]
