@@ -130,7 +130,10 @@ def time_to_quality(vgg, size: int, steps: int) -> dict:
             ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             (f"nststudy multiscale L-BFGS {size // 2}->{size}",
              tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
-                             scales=(size // 2,), weights=WEIGHTS), quarter)]
+                             scales=(size // 2,), weights=WEIGHTS), quarter),
+            (f"nststudy multiscale L-BFGS {size // 4}->{size // 2}->{size}",  # a cheaper coarse start
+             tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
+                             scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter)]
     for name, config, coarse_steps in runs:
         methods[name] = _curve_until(content, style, config, target, coarse_steps)
     return {"size": size, "steps": steps, "target": target, "methods": methods}
