@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from nststudy import StyleConfig, stylize
 from nststudy.images import luminance_image, match_colours, rgb_to_yiq, with_chroma_of, yiq_to_rgb

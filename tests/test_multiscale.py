@@ -1,6 +1,5 @@
 """Multiscale (coarse to fine) runs: config validation, one continuous history, the final size."""
 
-import numpy as np
 import pytest
 
 from nststudy import StyleConfig, stylize

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from nststudy import StyleConfig, save_run, stylize
+from nststudy import StyleConfig, stylize
 from nststudy.runs import Snapshots, load_snapshot, save_image
 
 from conftest import make_content, make_style

@@ -422,6 +422,32 @@ def test_resume_reruns_only_the_unfinished_trial(completed, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in keep.iterdir()} == kept
 
 
+def test_report_without_runs_keeps_the_committed_record(completed, tmp_path):
+    """A fresh clone has the committed figures and results.csv but no runs: rebuilding the report (e.g.
+    after editing the notes) rewrites README.md from the table and keeps every figure byte for byte."""
+    from nststudy.report import build_report
+
+    src, _ = completed
+    root = tmp_path / "clone"
+    shutil.copytree(src.parent.parent, root / "experiments")
+    path = root / "experiments" / src.parent.name / "sweep.yaml"
+    out = path.parent / "smoke"
+    shutil.rmtree(out / "runs_random-weights")
+    kept = {name: (out / name).read_bytes() for name in ("grid.png", "losses.png", "results.csv")}
+    data = yaml.safe_load(path.read_text())
+    data["notes"] = "A note written after the run."
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    paths = build_report(path, "smoke")
+    assert paths["kept_figures"]
+    assert {name: (out / name).read_bytes() for name in kept} == kept
+    readme = (out / "README.md").read_text()
+    assert "2/2 trials complete" in readme and "random" in readme.lower()
+    assert "| chelsea / hubble_deep_field | 0.01 | complete |" in readme  # the table, from results.csv
+    assert "A note written after the run." not in readme  # a preset's README carries no notes
+    assert "[tiny_ab](./tiny_ab/sweep.yaml)" in (root / "experiments" / "README.md").read_text()
+
+
 @pytest.mark.timeout(PAPERMILL_TIMEOUT)
 def test_failing_trial_is_recorded_and_cli_exits_1(tmp_path):
     missing = tmp_path / "no_such_photo.png"
