@@ -114,17 +114,28 @@ def _curve_until(content, style, config, target: float, final_from_step: int = 0
             "step": reached.get("step"), "best": min((c[1] for c in curve[final_from_step:]), default=None)}
 
 
-def time_to_quality(vgg, size: int, steps: int) -> dict:
-    """The baseline's loss after ``steps`` steps, and the wall time each method needs to reach it."""
+def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, save=None) -> dict:
+    """The baseline's loss after ``steps`` steps, and the wall time each method needs to reach it.
+
+    ``partial`` is an unfinished result of the same size and steps (its methods are kept, the rest are run);
+    ``save(result)`` is called after each method, so an interrupted run resumes where it stopped."""
     content, style = images(size)
-    loop = TutorialLoop(vgg, content, style)
-    curve, start = [], time.perf_counter()
-    for i in range(steps):
-        loss = loop.step()
-        curve.append((time.perf_counter() - start, loss, i + 1))
-    target = loop.loss_of(loop.image.numpy()[0] * 255.0)
-    methods = {"tutorial baseline (Adam 0.02)": {"curve": curve, "reached": True, "seconds": curve[-1][0],
-                                                 "step": steps, "best": target}}
+    same = partial and partial.get("complete") is False and (partial["size"], partial["steps"]) == (size, steps)
+    result = dict(partial) if same else {"size": size, "steps": steps, "methods": {}, "complete": False}
+    methods = result["methods"]
+    baseline = "tutorial baseline (Adam 0.02)"
+    if baseline not in methods:
+        loop = TutorialLoop(vgg, content, style)
+        curve, start = [], time.perf_counter()
+        for i in range(steps):
+            loss = loop.step()
+            curve.append((time.perf_counter() - start, loss, i + 1))
+        result["target"] = loop.loss_of(loop.image.numpy()[0] * 255.0)
+        methods[baseline] = {"curve": curve, "reached": True, "seconds": curve[-1][0], "step": steps,
+                             "best": result["target"]}
+        if save:
+            save(result)
+    target = result["target"]
     quarter = max(10, steps // 4)
     runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
@@ -135,8 +146,12 @@ def time_to_quality(vgg, size: int, steps: int) -> dict:
              tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
                              scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter)]
     for name, config, coarse_steps in runs:
-        methods[name] = _curve_until(content, style, config, target, coarse_steps)
-    return {"size": size, "steps": steps, "target": target, "methods": methods}
+        if name not in methods:
+            methods[name] = _curve_until(content, style, config, target, coarse_steps)
+            if save:
+                save(result)
+    result["complete"] = True
+    return result
 
 
 def sweep_overhead(size: int = 256, steps: int = 60) -> dict:

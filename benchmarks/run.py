@@ -166,8 +166,12 @@ def measure_all(args, r: dict, save) -> None:
               f"speedup {s['speedup']:.2f}x (target >= {TARGETS['speedup']}x)", flush=True)
         print(f"GFLOP/s {s['size']}²: nststudy {achieved:.1f}, baseline {s['flops'] / s['baseline_s'] / 1e9:.1f}, "
               f"matmul {gflops:.1f} -> {achieved / gflops:.0%} of matmul (target >= 85%)", flush=True)
-    if "quality" not in r:
-        r["quality"] = measure.time_to_quality(vgg, q_size, q_steps)
+    if not r.get("quality", {}).get("complete", False):  # older records have no "complete": rerun them
+        def save_quality(quality):
+            r["quality"] = quality
+            save(r)
+
+        r["quality"] = measure.time_to_quality(vgg, q_size, q_steps, r.get("quality"), save_quality)
         save(r)
     q = r["quality"]
     for name, m in q["methods"].items():

@@ -64,3 +64,20 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert (tmp_path / "out" / "loss_vs_time.png").stat().st_size > 1000
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["quality"]["target"] > 0 and len(data["memory"]) == 3
+
+
+def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
+    """An interrupted time-to-quality run keeps the methods it saved and runs only the rest."""
+    ran = []
+    monkeypatch.setattr(measure, "_curve_until", lambda c, s, config, target, coarse: ran.append(config.scales)
+                        or {"curve": [(1.0, target, 1)], "reached": True, "seconds": 1.0, "step": 1, "best": target})
+    monkeypatch.setattr(measure, "TutorialLoop", None)  # the baseline is saved: it must not be rerun
+    base = {"curve": [(9.0, 5.0, 4)], "reached": True, "seconds": 9.0, "step": 4, "best": 5.0}
+    lbfgs = dict(base, seconds=3.0)
+    partial = {"size": 64, "steps": 4, "target": 5.0, "complete": False,
+               "methods": {"tutorial baseline (Adam 0.02)": base, "nststudy L-BFGS": lbfgs}}
+    saved = []
+    result = measure.time_to_quality(None, 64, 4, partial, saved.append)
+    assert result["complete"] and result["methods"]["nststudy L-BFGS"] is lbfgs
+    assert sorted(ran, key=len) == [(), (32,), (16, 32)]  # Adam, the two multiscale starts
+    assert len(saved) == 3 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
