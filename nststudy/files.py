@@ -14,6 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _mode_for(path: Path) -> int:
+    """The permissions a plain ``open(path, "w")`` would give: the old file's, else 0o666 less the umask.
+
+    (``mkstemp`` creates its file 0o600, which would leave every record readable by its owner only.)
+    """
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(path, suffix=None):
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically."""
@@ -25,6 +38,7 @@ def atomic_path(path, suffix=None):
         yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -88,3 +88,19 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_atomic_writes_get_the_permissions_a_plain_write_would(tmp_path):
+    """mkstemp makes 0o600 files; a record must come out as open() would make it (0o666 less the umask),
+    and a rewrite keeps the mode the user gave the old file."""
+    from nststudy import files
+
+    old = os.umask(0o022)
+    try:
+        new = files.write_text(tmp_path / "README.md", "a")
+        assert new.stat().st_mode & 0o777 == 0o644
+        new.chmod(0o640)
+        files.write_text(new, "b")
+        assert new.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
