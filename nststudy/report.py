@@ -151,15 +151,23 @@ def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
     if not points:
         return None
     fig, ax = plt.subplots(figsize=(6, 4.2))
+    pairs = list(dict.fromkeys(str(r.get("pair", "")) for r, _ in points))
+    colours = {p: f"C{i % 10}" for i, p in enumerate(pairs)}  # one colour per pair, the swept values as labels
     for r, t in points:
         x, y = float(r["metric_style_distance"]), float(r["metric_ssim_content"])
-        ax.scatter([x], [y], s=18)
-        label = ", ".join(format_value(v) for k, v in t.axes.items() if k != "pair" or len(sweep.pairs) > 1)
+        ax.scatter([x], [y], s=18, color=colours[str(r.get("pair", ""))])
+        label = ", ".join(format_value(v) for k, v in t.axes.items() if k != "pair") or str(r.get("pair", ""))
         ax.annotate(textwrap.shorten(label, 40), (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("style distance to the style image (relative Gram, conv1_1-conv5_1; lower = more style)")
-    ax.set_ylabel("SSIM to the content (luminance; higher = more content)")
+    if len(pairs) > 1:
+        for p in pairs:
+            ax.scatter([], [], s=18, color=colours[p], label=p)
+        ax.legend(fontsize=7, loc="best")
+    ax.set_xlabel("style distance to the style image\n(relative Gram, conv1_1-conv5_1; lower = more style)", fontsize=8)
+    ax.set_ylabel("SSIM to the content\n(luminance; higher = more content)", fontsize=8)
     ax.grid(True, alpha=0.3)
-    ax.set_title(f"{sweep.name}: content-style trade-off", fontsize=9)
+    named = ", ".join(k for k in sweep.axes if k != "pair")
+    ax.set_title(f"{sweep.name}: content-style trade-off" + (f" (points labelled by {named})" if named else ""),
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -199,8 +207,11 @@ def build_report(sweep_path, preset=None) -> dict:
 
     With no trial folder at all (a fresh clone: runs are not committed) but a committed results.csv, only
     README.md is rewritten, from that table and the sweep file's current text (e.g. edited ``notes``); the
-    committed figures and results.csv are kept as they are, never replaced by an empty record.
+    committed figures and results.csv are kept as they are, never replaced by an empty record; only the
+    trade-off plot, drawn from the table's metric columns, is redrawn.
     """
+    import matplotlib.pyplot as plt
+
     from .sweeps import expand, runs_folder
 
     sweep = load_sweep(sweep_path)
@@ -208,7 +219,14 @@ def build_report(sweep_path, preset=None) -> dict:
     runs = runs_folder(sweep, preset, trials)
     out = runs.parent
     if (out / "results.csv").is_file() and not any((runs / t.id).exists() for t in trials):
-        write_text(out / "README.md", study_readme(sweep, rows_from_csv(out / "results.csv"), preset, runs))
+        rows = rows_from_csv(out / "results.csv")
+        by_id = {r.get("trial"): r for r in rows}
+        known = [t for t in trials if t.id in by_id]
+        fig = tradeoff(sweep, known, [by_id[t.id] for t in known])  # the only figure the table alone can redraw
+        if fig is not None:
+            save_figure(fig, out / "tradeoff.png", dpi=80)
+            plt.close(fig)
+        write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
         write_index(sweep.folder.parent)
         return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
                 "losses": str(out / "losses.png"), "readme": str(out / "README.md"), "kept_figures": True}

@@ -424,7 +424,7 @@ def test_resume_reruns_only_the_unfinished_trial(completed, tmp_path):
 
 def test_report_without_runs_keeps_the_committed_record(completed, tmp_path):
     """A fresh clone has the committed figures and results.csv but no runs: rebuilding the report (e.g.
-    after editing the notes) rewrites README.md from the table and keeps every figure byte for byte."""
+    after editing the notes) rewrites README.md from the table and keeps the image figures byte for byte."""
     from nststudy.report import build_report
 
     src, _ = completed
@@ -438,9 +438,14 @@ def test_report_without_runs_keeps_the_committed_record(completed, tmp_path):
     data["notes"] = "A note written after the run."
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
+    rows = read_csv(out / "results.csv")
+    assert all(r["metric_ssim_content"] and r["metric_style_distance"] for r in rows)
+    (out / "tradeoff.png").unlink()
+
     paths = build_report(path, "smoke")
     assert paths["kept_figures"]
     assert {name: (out / name).read_bytes() for name in kept} == kept
+    assert (out / "tradeoff.png").stat().st_size > 0  # the one figure the table's metric columns redraw
     readme = (out / "README.md").read_text()
     assert "2/2 trials complete" in readme and "random" in readme.lower()
     assert "| chelsea / hubble_deep_field | 0.01 | complete |" in readme  # the table, from results.csv
