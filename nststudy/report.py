@@ -48,7 +48,8 @@ def results_csv(rows: list[dict]) -> str:
 def _layout(sweep: Sweep, trials: list[Trial]):
     """Row and column labels of the contact sheet. Product sweeps: rows = pair (× first axis when there are
     several axes), columns = the remaining axes. Zip sweeps: rows = the first axis when its values repeat
-    (with any axis that is constant for that value), columns = the axes that vary within a row."""
+    (with any axis that is constant for that value), columns = the axes that vary within a row - unless that
+    grid would be mostly empty, then one row per pair and one column per trial."""
     names = list(sweep.axes)
     multi_pair = len(sweep.pairs) > 1
 
@@ -70,12 +71,23 @@ def _layout(sweep: Sweep, trials: list[Trial]):
             varies = {k for k in names[1:] for g in groups.values() if len({format_value(t.axes[k]) for t in g}) > 1}
             row_keys = [names[0]] + [k for k in names[1:] if k not in varies]
             col_keys = [k for k in names[1:] if k in varies]
-    rows = {}
-    for t in trials:
-        r = " | ".join(filter(None, [t.axes["pair"] if multi_pair or not row_keys else "", label(t, row_keys)]))
-        rows.setdefault(r, {})[label(t, col_keys)] = t
-    cols = list(dict.fromkeys(c for r in rows.values() for c in r))
+    def arrange(row_keys, col_keys):
+        rows = {}
+        for t in trials:
+            r = " | ".join(filter(None, [t.axes["pair"] if multi_pair or not row_keys else "", label(t, row_keys)]))
+            rows.setdefault(r, {})[label(t, col_keys)] = t
+        return rows, list(dict.fromkeys(c for r in rows.values() for c in r))
+
+    rows, cols = arrange(row_keys, col_keys)
+    if sweep.combine == "zip" and row_keys and len(trials) < 0.5 * len(rows) * len(cols):
+        rows, cols = arrange([], names)  # rows would share no columns (a mostly empty grid): one row per pair
     return rows, cols
+
+
+def _wrap(label: str, width: int = 30) -> str:
+    """A column title: one line group per axis, lists (``a+b+c``) broken between their items."""
+    return "\n".join(textwrap.fill(part.replace("+", " + "), width, break_long_words=False)
+                     for part in label.split(", "))
 
 
 def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1.9):
@@ -109,7 +121,7 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1
             if status != "complete":
                 ax.text(0.5, 0.5, status.upper(), ha="center", va="center", transform=ax.transAxes,
                         color="red", fontsize=9)
-            ax.set_title(textwrap.fill(clabel, 28) if i == 0 else "", fontsize=7)
+            ax.set_title(_wrap(clabel) if i == 0 else "", fontsize=7)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

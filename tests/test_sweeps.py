@@ -527,3 +527,22 @@ def test_dask_cluster_runs_the_trials(tmp_path):
             assert (runs / t.id / name).is_file()
     rows = read_csv(path.parent / "smoke" / "results.csv")
     assert [r["status"] for r in rows] == ["complete", "complete"]
+
+
+def test_zip_grid_without_shared_columns_is_one_row_per_pair():
+    """style_layers zips 8 layer sets with their weights; grouping rows by layer set would leave 32 of 40
+    cells empty, so the grid puts every trial in one row, in the sweep file's order."""
+    from nststudy.report import _layout
+
+    sweep = load_sweep(Path(__file__).parent.parent / "experiments" / "style_layers" / "sweep.yaml")
+    trials = expand(sweep)
+    rows, cols = _layout(sweep, trials)
+    assert len(rows) == 1 and len(cols) == 8
+    assert [cell.id for cell in next(iter(rows.values())).values()] == [t.id for t in trials]
+    assert cols[0] == "style_layers=conv1_1, style_layer_weights=1"
+
+    # A zip whose rows do share columns keeps the two-way layout.
+    sweep.axes = {"content_layers": [["conv4_2"], ["conv4_2"], ["conv5_2"], ["conv5_2"]],
+                  "style_weight": [1.0, 10.0, 1.0, 10.0]}
+    rows, cols = _layout(sweep, expand(sweep))
+    assert len(rows) == 2 and cols == ["style_weight=1", "style_weight=10"]
