@@ -160,7 +160,7 @@ def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
 
     points = [(r, t) for r, t in zip(rows, trials) if r.get("metric_ssim_content") is not None
               and r.get("metric_style_distance") is not None]
-    if not points:
+    if not points or "task" in sweep.base:  # reconstructions have no content and style to trade
         return None
     fig, ax = plt.subplots(figsize=(6, 4.2))
     pairs = list(dict.fromkeys(str(r.get("pair", "")) for r, _ in points))

@@ -48,7 +48,8 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path) -> str:
         parts += [f"> Preset `{preset}`: tiny images, a few steps and random weights. These figures test the "
                   "machinery only and say nothing about style transfer.", ""]
     parts += ["![grid](grid.png)", "", "![losses](losses.png)", ""]
-    if (runs.parent / "tradeoff.png").is_file() and any(r.get("metric_ssim_content") is not None for r in rows):
+    if ("task" not in sweep.base and (runs.parent / "tradeoff.png").is_file()
+            and any(r.get("metric_ssim_content") is not None for r in rows)):
         parts += ["![trade-off](tradeoff.png)", ""]
     parts += ["## Results", "", markdown_table(rows), ""]
     if sweep.notes and not preset:
