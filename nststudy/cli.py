@@ -1,6 +1,7 @@
 """Command line: ``nststudy stylize``, ``nststudy demo`` (also ``python -m nststudy``).
 
-Bad input ends with exit code 2 and a one-line reason on stderr, never a traceback.
+Bad input ends with exit code 2 and a one-line reason on stderr, never a traceback; a run that diverged
+or stalled (L-BFGS gave up without lowering the loss) ends with exit code 3 after saving its record.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def _stylize(args) -> int:
         result = stylize(args.content, args.style, config, callback=callback, progress=not args.quiet)
         out = save_run(result, args.output)
     _report(result, out)
-    return 0 if result.stopped != "diverged" else 3
+    return 3 if result.stopped in ("diverged", "stalled") else 0
 
 
 def _demo(args) -> int:

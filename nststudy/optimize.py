@@ -4,7 +4,8 @@ ExponentialDecay schedule, one compiled step) and L-BFGS-B (SciPy, value and gra
 Each loop takes ``loss_fn(x) -> {"total", "content", "style", "tv"}`` for a (1, H, W, 3) RGB image in
 0..255, a start image, a StyleConfig and ``on_step(step, terms, image_fn) -> bool`` (True stops the
 run). Pixels stay in 0..255 (clipping for the gradient methods, bounds for L-BFGS-B). A non-finite
-loss or gradient stops the run; the image returned is the last one whose values were all finite.
+loss or gradient stops the run; the image returned is the last one whose values were all finite. An
+L-BFGS run whose line search gives up before lowering the loss at all is reported as "stalled".
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 TERMS = ("total", "content", "style", "tv")
+# L-BFGS-B works on the image divided by 255 (a variable in [0, 1]), on an objective rescaled so that its
+# first step is about one grey level (see run_lbfgs).
+PIXEL_SCALE = 255.0
 # XLA for the compiled step and the L-BFGS value-and-gradient: on unless NSTSTUDY_XLA=0. Measured side by
 # side at 256 px, VGG19, 2 CPU cores: median step 0.53-0.65 s with XLA against 0.73-1.06 s without (0.66x).
 # Compiling costs several seconds per image size, so tiny or short runs (tests, smoke sweeps) skip it.
@@ -31,7 +35,7 @@ def use_xla(shape, steps) -> bool:
 class OptimizeOutcome:
     image: np.ndarray  # float32 (1, H, W, 3), RGB 0..255
     steps: int  # steps completed
-    stopped: str  # "completed" | "callback" | "diverged"
+    stopped: str  # "completed" | "callback" | "diverged" | "stalled" (L-BFGS ended without lowering the loss)
     info: dict = field(default_factory=dict)  # optimiser-specific (e.g. L-BFGS iterations, evaluations)
 
 
@@ -112,14 +116,21 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
             terms = loss_fn(x)
         return terms, tape.gradient(terms["total"], x)
 
-    last = {"x": None, "terms": None}
-    state = {"step": int(resume["step"]) if resume else 0, "stopped": "completed", "best": np.asarray(x0, np.float32).ravel().astype(np.float64)}
+    last = {"x": None, "terms": None, "grad": None}
+    state = {"step": int(resume["step"]) if resume else 0, "stopped": "completed",
+             "best": np.asarray(x0, np.float32).ravel().astype(np.float64)}
 
-    def fun(flat):
-        terms, grad = value_and_grad(tf.constant(flat.reshape(shape), tf.float32))
-        terms = _numpy_terms(terms)
-        last["x"], last["terms"] = flat.copy(), terms
-        grad = grad.numpy().astype(np.float64).ravel()
+    def evaluate(u):
+        """The loss terms and the gradient with respect to u = image / 255 (cached for the last u)."""
+        if last["x"] is None or not np.array_equal(last["x"], u):
+            terms, grad = value_and_grad(tf.constant((u * PIXEL_SCALE).reshape(shape), tf.float32))
+            last["x"], last["terms"] = u.copy(), _numpy_terms(terms)
+            last["grad"] = grad.numpy().astype(np.float64).ravel() * PIXEL_SCALE
+            state.setdefault("f0", last["terms"]["total"])
+        return last["terms"], last["grad"]
+
+    def fun(u):
+        terms, grad = evaluate(u)
         if not (np.isfinite(terms["total"]) and np.all(np.isfinite(grad))):
             # Hand SciPy a huge value so the line search backs off; if it cannot find a finite point
             # again, the run ends and is recorded as diverged at this step.
@@ -127,37 +138,47 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
             state["nonfinite_terms"] = terms
             return 1e30, np.zeros_like(grad)
         state.pop("nonfinite_at", None)
-        return terms["total"], grad
+        return scale * terms["total"], scale * grad
+
+    # With bounds on every variable, L-BFGS-B's first step is the raw gradient -g. Scaling the objective by
+    # sqrt(n) / (255 |g0|) makes that step change each pixel by about one grey level (RMS), whatever the
+    # loss's units: a tiny gradient (normalised feature inversion) no longer gives a step too small for
+    # float32 to register, and a huge one (Gatys's loss, ~1e10) no longer throws the image onto its bounds.
+    u0 = np.asarray(x0, np.float64).ravel() / PIXEL_SCALE
+    _, g0 = evaluate(u0)
+    g0_norm = float(np.linalg.norm(g0)) if np.all(np.isfinite(g0)) else 0.0
+    scale = np.sqrt(size) / PIXEL_SCALE / g0_norm if g0_norm > 0 else 1.0
 
     def callback(intermediate_result):
-        xk = intermediate_result.x
-        if last["x"] is None or not np.array_equal(last["x"], xk):
-            fun(xk)
-        terms, i = last["terms"], state["step"]
+        uk = intermediate_result.x
+        terms, _ = evaluate(uk)
+        xk, i = uk * PIXEL_SCALE, state["step"]
         image_fn = lambda: xk.reshape(shape).astype(np.float32)  # noqa: E731
         if not np.isfinite(terms["total"]):
             state["stopped"] = "diverged"
             on_step(i, terms, lambda: state["best"].reshape(shape).astype(np.float32), None)
             raise StopIteration
-        state["best"] = xk.copy()
+        state["best"], state["best_total"] = xk.copy(), terms["total"]
         state["step"] = i + 1
         if on_step(i, terms, image_fn, lambda: {"step": i + 1, "x": image_fn(), "optimizer": []}):
             state["stopped"] = "callback"
             raise StopIteration
 
     iters = config.total_steps - state["step"]
-    result = minimize(fun, np.asarray(x0, np.float64).ravel(), jac=True, method="L-BFGS-B",
-                      bounds=Bounds(np.zeros(size), np.full(size, 255.0)), callback=callback,
+    result = minimize(fun, u0, jac=True, method="L-BFGS-B",
+                      bounds=Bounds(np.zeros(size), np.ones(size)), callback=callback,
                       options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
                                "maxcor": 10})
     info = {"lbfgs_iterations": int(result.nit), "lbfgs_function_evaluations": int(result.nfev),
-            "lbfgs_message": str(result.message)}
+            "lbfgs_message": str(result.message), "lbfgs_objective_scale": float(scale)}
     if state["stopped"] == "completed" and state["step"] < config.total_steps:
         info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended before maxiter
         if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss
             state["stopped"] = "diverged"
             on_step(state["step"], state["nonfinite_terms"], lambda: state["best"].reshape(shape).astype(np.float32),
                     None)
+        elif "f0" in state and not state.get("best_total", state["f0"]) < state["f0"] * (1 - 1e-6):
+            state["stopped"] = "stalled"  # ... without lowering the loss at all: the result is its start
     return OptimizeOutcome(state["best"].reshape(shape).astype(np.float32), state["step"], state["stopped"], info)
 
 

@@ -116,7 +116,7 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1
             t = cells.get(clabel)
             status = trial_status(runs / t.id) if t else "absent"
             img = runs / t.id / "image.png" if t else None
-            if img is not None and img.is_file() and status in ("complete", "diverged"):
+            if img is not None and img.is_file() and status in ("complete", "diverged", "stalled"):
                 ax.imshow(Image.open(img))
             if status != "complete":
                 ax.text(0.5, 0.5, status.upper(), ha="center", va="center", transform=ax.transAxes,

@@ -96,7 +96,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     plt.close(fig)
     final = result.final
     record = {
-        "status": "diverged" if result.stopped == "diverged" else "complete",
+        "status": result.stopped if result.stopped in ("diverged", "stalled") else "complete",
         "stopped": result.stopped,
         "steps": len(result.history),
         "final": {k: final.get(k) for k in HISTORY_COLUMNS[1:]},

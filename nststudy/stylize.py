@@ -54,7 +54,7 @@ class StyleResult:
     weights_source: WeightsSource
     content: np.ndarray  # the content image as optimised against (resized)
     style: np.ndarray  # the style image as its Grams were taken (resized to the content size)
-    stopped: str = "completed"  # "completed" | "callback" | "diverged"
+    stopped: str = "completed"  # "completed" | "callback" | "diverged" | "stalled"
     info: dict = field(default_factory=dict)
 
     @property

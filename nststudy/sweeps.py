@@ -183,7 +183,7 @@ def trial_status(folder: Path) -> str:
         return "failed"
     if (folder / "result.json").is_file() and (folder / "output.ipynb").is_file():
         status = json.loads((folder / "result.json").read_text()).get("status", "complete")
-        return "diverged" if status == "diverged" else "complete"
+        return status if status in ("diverged", "stalled") else "complete"
     return "incomplete" if folder.exists() else "pending"
 
 
@@ -244,7 +244,7 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
     trials = expand(sweep, preset)
     check_trials(sweep, trials)
     runs = runs_folder(sweep, preset, trials)
-    todo = [t for t in trials if trial_status(runs / t.id) not in ("complete", "diverged")]
+    todo = [t for t in trials if trial_status(runs / t.id) not in ("complete", "diverged", "stalled")]
     started = time.perf_counter()
     outcomes = {}
     with SweepLock(runs.parent), _restored_env(TARGET_CACHE_ENV):

@@ -104,3 +104,56 @@ def test_atomic_writes_get_the_permissions_a_plain_write_would(tmp_path):
         assert new.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+def _flat(c=1e-11):
+    """Feature inversion's shape of objective: O(1) at the start, and so flat per pixel that a step of the
+    raw gradient changes it by less than float32 can show: 1 + c·Σ(x − 128)²."""
+    def loss_fn(x):
+        total = 1.0 + c * tf.reduce_sum(tf.square(x - 128.0))
+        zero = tf.constant(0.0)
+        return {"total": total, "content": total, "style": zero, "tv": zero}
+
+    return loss_fn
+
+
+def _uphill(x):
+    """Σ(x − 128)² with its gradient's sign flipped (a broken gradient): no step along it lowers the loss."""
+    @tf.custom_gradient
+    def f(x):
+        return tf.reduce_sum(tf.square(x - 128.0)), lambda dy: -dy * 2.0 * (x - 128.0)
+
+    total = f(x)
+    zero = tf.constant(0.0)
+    return {"total": total, "content": total, "style": zero, "tv": zero}
+
+
+def _lbfgs(loss_fn, steps=10, c=None):
+    cfg = StyleConfig(weights="random", optimizer="lbfgs", epochs=1, steps_per_epoch=steps)
+    x0 = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    img = x0[0].astype(np.uint8)
+    return x0, run_objective(loss_fn, x0, cfg, resolve_weights("vgg19", "random"), img, img, progress=False)
+
+
+@pytest.mark.parametrize("c", [1e-11, 1.0, 1e4])
+def test_lbfgs_solves_a_quadratic_whatever_the_loss_scale(c):
+    """The first L-BFGS-B step is about one grey level whatever the units of the loss: a flat normalised
+    objective (c = 1e-11, like feature inversion from noise) no longer stops after one iteration with
+    'RELATIVE REDUCTION OF F <= FACTR*EPSMCH' at the noise it started from, and a steep one still converges.
+    The minimiser is 128 everywhere (L-BFGS-B finds it in a few iterations and stops: gradient zero)."""
+    x0, result = _lbfgs(_flat(c))
+    assert result.stopped == "completed" and len(result.history) >= 2, result.info
+    start = np.abs(x0 - 128.0).mean()
+    assert np.abs(result.image.astype(np.float64) - 128.0).mean() < 0.05 * start
+
+
+def test_lbfgs_that_cannot_lower_the_loss_is_recorded_as_stalled(tmp_path):
+    """A run whose line search never finds a lower loss says so (status 'stalled', kept by sweeps like a
+    diverged one) instead of passing its start image off as complete."""
+    x0, result = _lbfgs(_uphill)
+    assert result.stopped == "stalled", result.info
+    assert result.info["lbfgs_ended_early"]
+    assert np.array_equal(result.image, np.clip(np.round(x0[0]), 0, 255).astype(np.uint8)) or \
+        np.abs(result.image.astype(np.float64) - x0[0]).max() <= 1.0  # the start image, as uint8
+    record = json.loads((save_run(result, tmp_path / "stalled_random") / "result.json").read_text())
+    assert record["status"] == "stalled"
