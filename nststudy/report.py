@@ -162,15 +162,21 @@ def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
               and r.get("metric_style_distance") is not None]
     if not points or "task" in sweep.base:  # reconstructions have no content and style to trade
         return None
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    labels = [", ".join(format_value(v) for k, v in t.axes.items() if k != "pair") or str(r.get("pair", ""))
+              for r, t in points]
+    numbered = max(len(label) for label in labels) > 16  # long labels: numbers on the plot, a key beside it
+    fig, ax = plt.subplots(figsize=(9 if numbered else 6, 4.2))
     pairs = list(dict.fromkeys(str(r.get("pair", "")) for r, _ in points))
     colours = {p: f"C{i % 10}" for i, p in enumerate(pairs)}  # one colour per pair, the swept values as labels
-    for r, t in points:
+    for n, ((r, t), label) in enumerate(zip(points, labels), 1):
         x, y = float(r["metric_style_distance"]), float(r["metric_ssim_content"])
-        ax.scatter([x], [y], s=18, color=colours[str(r.get("pair", ""))])
-        label = ", ".join(format_value(v) for k, v in t.axes.items() if k != "pair") or str(r.get("pair", ""))
-        ax.annotate(textwrap.shorten(label, 40), (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    if len(pairs) > 1:
+        pair = str(r.get("pair", ""))
+        key = f"{n}: {label}" + (f" ({pair})" if len(pairs) > 1 else "")
+        ax.scatter([x], [y], s=18, color=colours[pair], label=key if numbered else None)
+        ax.annotate(str(n) if numbered else label, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    if numbered:
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+    elif len(pairs) > 1:
         for p in pairs:
             ax.scatter([], [], s=18, color=colours[p], label=p)
         ax.legend(fontsize=7, loc="best")
