@@ -5,7 +5,8 @@ Each loop takes ``loss_fn(x) -> {"total", "content", "style", "tv"}`` for a (1, 
 0..255, a start image, a StyleConfig and ``on_step(step, terms, image_fn) -> bool`` (True stops the
 run). Pixels stay in 0..255 (clipping for the gradient methods, bounds for L-BFGS-B). A non-finite
 loss or gradient stops the run; the image returned is the last one whose values were all finite. An
-L-BFGS run whose line search gives up before lowering the loss at all is reported as "stalled".
+L-BFGS run whose line search gives up mid-run restarts from its best point; one that gives up before
+lowering the loss at all is reported as "stalled".
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
 
 def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     """L-BFGS-B over all ``epochs × steps_per_epoch`` iterations in one SciPy call (the curvature memory
-    is never thrown away between epochs); every iteration is reported through ``on_step``. A resumed run
+    is never thrown away between epochs; the call is restarted from the best point only if its line search
+    gives up early); every iteration is reported through ``on_step``. A resumed run
     continues from ``x0`` at ``resume["step"]``; SciPy's curvature memory starts afresh there."""
     from scipy.optimize import Bounds, minimize
 
@@ -164,15 +166,28 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
             state["stopped"] = "callback"
             raise StopIteration
 
-    iters = config.total_steps - state["step"]
-    result = minimize(fun, u0, jac=True, method="L-BFGS-B",
-                      bounds=Bounds(np.zeros(size), np.ones(size)), callback=callback,
-                      options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
-                               "maxcor": 10})
-    info = {"lbfgs_iterations": int(result.nit), "lbfgs_function_evaluations": int(result.nfev),
-            "lbfgs_message": str(result.message), "lbfgs_objective_scale": float(scale)}
+    # SciPy's line search sometimes gives up mid-run ("ABNORMAL_TERMINATION_IN_LNSRCH": float32 noise in the
+    # loss, ReLU kinks, a point on the bounds). While iterations remain and the last call made progress,
+    # restart from the best image with a fresh curvature memory, as a user re-running the cell would.
+    calls, u = [], u0
+    while True:
+        first = state["step"]
+        iters = config.total_steps - first
+        result = minimize(fun, u, jac=True, method="L-BFGS-B",
+                          bounds=Bounds(np.zeros(size), np.ones(size)), callback=callback,
+                          options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
+                                   "maxcor": 10})
+        calls.append(result)
+        if (state["stopped"] != "completed" or state["step"] >= config.total_steps or state["step"] == first
+                or "nonfinite_at" in state or "ABNORMAL" not in str(result.message)):
+            break
+        u = state["best"] / PIXEL_SCALE
+    info = {"lbfgs_iterations": sum(int(r.nit) for r in calls),
+            "lbfgs_function_evaluations": sum(int(r.nfev) for r in calls),
+            "lbfgs_message": str(calls[-1].message), "lbfgs_restarts": len(calls) - 1,
+            "lbfgs_objective_scale": float(scale)}
     if state["stopped"] == "completed" and state["step"] < config.total_steps:
-        info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended before maxiter
+        info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended without progress
         if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss
             state["stopped"] = "diverged"
             on_step(state["step"], state["nonfinite_terms"], lambda: state["best"].reshape(shape).astype(np.float32),

@@ -157,3 +157,39 @@ def test_lbfgs_that_cannot_lower_the_loss_is_recorded_as_stalled(tmp_path):
         np.abs(result.image.astype(np.float64) - x0[0]).max() <= 1.0  # the start image, as uint8
     record = json.loads((save_run(result, tmp_path / "stalled_random") / "result.json").read_text())
     assert record["status"] == "stalled"
+
+
+def _broken_for_a_while(first, last):
+    """Σ w(x − 128)² (w from 1 to 100) whose gradient is flipped on evaluations first..last only: L-BFGS-B's
+    line search gives up there ('ABNORMAL'), as it now and then does on VGG's float32 loss, then the
+    gradient is right again."""
+    calls = tf.Variable(0)
+    w = tf.constant(np.random.default_rng(1).uniform(1, 100, (1, 32, 32, 3)).astype(np.float32))
+
+    def loss_fn(x):
+        @tf.custom_gradient
+        def f(x):
+            n = calls.assign_add(1)
+
+            def grad(dy, variables=None):
+                sign = tf.where(tf.logical_and(n >= first, n <= last), -1.0, 1.0)
+                return dy * sign * 2.0 * w * (x - 128.0), [None] * len(variables or [])
+
+            return tf.reduce_sum(w * tf.square(x - 128.0)), grad
+
+        total = f(x)
+        zero = tf.constant(0.0)
+        return {"total": total, "content": total, "style": zero, "tv": zero}
+
+    return loss_fn
+
+
+def test_lbfgs_restarts_when_its_line_search_gives_up_mid_run():
+    """Before restarts, this run stopped after 4 of 40 iterations and was recorded 'complete' (feature
+    inversion at conv3_1 did the same after 1 of 150). Now L-BFGS-B restarts from its best point with a fresh
+    memory and uses all its iterations: the loss ends far below where the first call gave up."""
+    x0, result = _lbfgs(_broken_for_a_while(5, 8), steps=40)
+    assert result.stopped == "completed" and len(result.history) == 40, result.info
+    assert result.info["lbfgs_restarts"] >= 1 and "lbfgs_ended_early" not in result.info
+    start = float(np.sum(np.square(x0 - 128.0)))
+    assert result.history[-1]["total"] < 1e-6 * 50 * start  # w ≤ 100: far below the 4-iteration stop (5e-3)
