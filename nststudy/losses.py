@@ -90,5 +90,17 @@ def alpha_norm(image, alpha=6.0):
     return tf.reduce_sum(tf.pow(tf.abs(x), float(alpha)))
 
 
+def stability_loss(output, noisy_output):
+    """L_stab = 1/(N·H·W·C) Σ (f(x) − f(x + ε))²: how much a small input perturbation ε moves the output.
+
+    Gupta et al. 2017 ("Characterizing and Improving Stability in Neural Style Transfer", §4) train the
+    transform network f with this penalty, ε small Gaussian noise, so that nearly equal video frames give
+    nearly equal outputs (less flicker). Averaged over every value, so its weight does not depend on size.
+    """
+    a = tf.convert_to_tensor(output, tf.float32)
+    b = tf.convert_to_tensor(noisy_output, tf.float32)
+    return tf.reduce_mean(tf.square(a - b))
+
+
 __all__ = ["content_loss", "gram_matrix", "style_layer_loss", "style_loss", "total_variation_loss",
-           "alpha_norm"]
+           "alpha_norm", "stability_loss"]
