@@ -145,9 +145,11 @@ class FlickerMeter:
         self._sums = np.zeros(2)
         self._count = 0
         self._previous = None
+        self.frames = 0
 
     def update(self, frame, stylised) -> None:
         pair = np.asarray(frame, np.float64), np.asarray(stylised, np.float64)
+        self.frames += 1
         if self._previous is not None:
             self._sums += [np.abs(a - b).sum() for a, b in zip(pair, self._previous)]
             self._count += pair[0].size
