@@ -299,3 +299,44 @@ def test_training_into_an_existing_run_is_refused(work, reference, capsys):
                         *sum((["--set", f"{k}={json.dumps(v) if isinstance(v, list) else v}"] for k, v in TINY.items()), []))
     assert code == 2 and len(err) == 1 and "already holds a run" in err[0] and "--resume" in err[0]
     assert snapshot(reference) == before
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The notebook and the benchmark's FLOP count
+
+def test_train_notebook_runs_and_refuses_a_misspelt_parameter(work, tmp_path):
+    import papermill
+
+    from nststudy.trainconfig import config_from_namespace
+
+    repo = Path(__file__).resolve().parent.parent
+    out = tmp_path / "nb_run"
+    params = {**TINY, "content": str(work / "photos"), "style": str(work / "style.png"), "output_dir": str(out),
+              "show": False, "steps": 2, "preview_every": 0}
+    papermill.execute_notebook(str(repo / "notebooks" / "train.ipynb"), str(tmp_path / "out.ipynb"),
+                               parameters=params, kernel_name="python3", progress_bar=False, cwd=str(repo))
+    folder = Path(f"{out}_random-weights")
+    config = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    assert (config.steps, config.width, config.photos) == (2, 0.25, str(work / "photos"))
+    assert json.loads((folder / "result.json").read_text())["steps"] == 2
+    with pytest.raises(ValueError, match="'widht'.*did you mean 'width'"):
+        config_from_namespace({"widht": 0.5, "style": "x"}, extra=("style",))
+
+
+def test_benchmark_flop_count_matches_the_built_network():
+    """benchmarks/realtime.transform_flops, written from the architecture, against a count over the Keras
+    model's own Conv2D layers (output positions x kernel area x in x out channels x 2)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from realtime import transform_flops
+
+    import keras
+
+    for width, blocks in ((1.0, 5), (0.25, 2)):
+        net = build_transform(width, blocks, "zero")
+        convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+        outputs = keras.Model(net.input, [c.output for c in convs])(np.zeros((1, 64, 64, 3), np.float32))
+        count = sum(2 * y.shape[1] * y.shape[2] * int(np.prod(c.kernel.shape)) for c, y in zip(convs, outputs))
+        assert len(convs) == 6 + 2 * blocks
+        assert transform_flops(64, width, blocks) == count

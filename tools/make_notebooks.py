@@ -154,6 +154,53 @@ show = True  # display the result and the loss plot""", ["parameters"]),
              "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
 ])
 
-for name, nb in (("stylize", stylize), ("explore", explore), ("report", report), ("reconstruct", reconstruct)):
+# Real time (issue 20): train a feed-forward transform network; the trial notebook of experiments/feedforward.
+TRAIN_PARAMS = '''\
+content = ""  # folder of training photos (a sweep's content side); empty for the bundled sample photos
+style = "hubble_deep_field"  # style image: a path or a bundled sample
+output_dir = "runs/train"  # run folder to write: model.keras, previews/, loss.png, history.csv, config.json
+width = 0.5  # channel multiplier of the network: 1 (Johnson et al.: 32/64/128), 0.5, 0.25
+residual_blocks = 5  # residual blocks at 1/4 resolution (Johnson et al.: 5)
+padding = "reflect"  # "reflect" (mirror the border before each conv) | "zero"
+held_out = 1  # photos kept out of training and stylised as previews
+crop_size = 256  # side of the square random training crops in pixels (128-256)
+scale_jitter = 0.5  # crops take crop_size * 2**u source pixels, u uniform in [-scale_jitter, scale_jitter]
+flip = True  # mirror half the crops left-right
+model = "vgg19"  # loss network: "vgg19" | "vgg16"
+weights = "imagenet"  # "imagenet" | "random" (labelled) | path to .h5
+pooling = "max"  # "max" | "avg"
+content_layers = ["conv3_3"]  # content layer(s), paper or Keras names (relu3_3 as in the issue)
+style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]  # style layers (Gatys et al.)
+style_layer_weights = [0.2, 0.2, 0.2, 0.2, 0.2]  # omega_l, one per style layer
+style_size = 0  # longest side of the style image when its Grams are taken (0: crop_size)
+content_weight = 1.0  # alpha
+style_weight = 10.0  # beta
+tv_weight = 0.0  # weight of the squared total variation of the output
+noise_std = 0.0  # std in pixels of the input noise of the stability term (Gupta et al. 2017); 0 off
+stability_weight = 0.0  # lambda on mean (f(x) - f(x + noise))^2; set with noise_std
+batch_size = 4  # crops per step
+steps = 2000  # stop after this many steps
+minutes = 0.0  # or after this many minutes of training (0: no limit)
+learning_rate = 0.001  # Adam step size (Johnson et al.: 1e-3)
+checkpoint_every = 100  # save the resume point every N steps
+preview_every = 100  # stylise the held-out photos every N steps (0: only at the end)
+preview_size = 256  # longest side of the previews
+seed = 0  # seeds the weights, the crops and the noise'''
+
+train = notebook([
+    ("md", "# Train a real-time style network\n\nTrains Johnson et al.'s transform network for one style with the "
+           "package's Gatys losses (README \"Real time\"). Runs until `steps` or `minutes`; `nststudy train --resume "
+           "DIR` continues a killed run. `papermill --help-notebook notebooks/train.ipynb` lists the parameters."),
+    ("code", TRAIN_PARAMS + "\nshow = True  # display the previews and the loss plot at the end", ["parameters"]),
+    ("code", "from nststudy.train import train\nfrom nststudy.trainconfig import config_from_namespace\n\n"
+             "config = config_from_namespace({**globals(), 'photos': content}, extra=('content', 'style', 'output_dir', 'show'))\n"
+             "config"),
+    ("code", "run = train(style, config, output_dir)\nrun"),
+    ("code", "if show:\n    from IPython.display import Image, display\n\n"
+             "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
+])
+
+for name, nb in (("stylize", stylize), ("explore", explore), ("report", report), ("reconstruct", reconstruct),
+                 ("train", train)):
     nbf.write(nb, OUT / f"{name}.ipynb")
     print("wrote", OUT / f"{name}.ipynb")
