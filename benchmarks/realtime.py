@@ -1,7 +1,7 @@
 """Real-time benchmark (issue 20): frames per second of the transform network, batch 1, at 256² and 512², for
 widths 1, 1/2, 1/4, and where the time goes (ablations of one layer kind at a time).
 
-    python benchmarks/realtime.py                  # the table and the breakdown (about 3 min on 2 cores)
+    python benchmarks/realtime.py                  # the table and the breakdown (about 4 min on 2 cores)
     python benchmarks/realtime.py --quick          # a smoke run (seconds)
     python benchmarks/realtime.py --json out.json  # also write the numbers
 
@@ -31,6 +31,8 @@ WIDTHS = (1.0, 0.5, 0.25)
 SIZES = (256, 512)
 GOALS = {256: 24.0, 512: 6.0}
 RECOMMENDED_WIDTH = 0.5  # README "Real time"; keep in step with TrainConfig.width's default
+RECOMMENDED_PRECISION = "bfloat16"  # on CPUs with native bfloat16 (avx512_bf16 / amx_bf16); else float32
+PRECISIONS = ("float32", "bfloat16")
 LABEL = "random weights (speed only)"
 
 
@@ -60,40 +62,33 @@ def frame_times(stylizer, size: int, frames: int) -> list[float]:
     return times
 
 
-def measure(widths=WIDTHS, sizes=SIZES, rounds: int = 3, frames: int = 8, residual_blocks: int = 5,
-            padding: str = "reflect", policy: str | None = None) -> dict:
-    """``{(width, size): {"fps", "ms", "gflops"}}``: median over ``rounds`` x ``frames`` timed frames."""
-    import keras
-
+def measure(widths=WIDTHS, sizes=SIZES, precisions=PRECISIONS, rounds: int = 3, frames: int = 8,
+            residual_blocks: int = 5, padding: str = "zero") -> dict:
+    """``{(width, precision, size): {"fps", "ms", "gflops"}}``: median over ``rounds`` x ``frames`` frames."""
     from nststudy.transform import Stylizer, build_transform
 
-    before = keras.mixed_precision.global_policy().name
-    if policy:
-        keras.mixed_precision.set_global_policy(policy)
-    try:
-        stylizers = {w: Stylizer(build_transform(w, residual_blocks, padding, seed=0)) for w in widths}
-    finally:
-        keras.mixed_precision.set_global_policy(before)
-    times = {(w, s): [] for w in widths for s in sizes}
-    for (w, s) in times:  # warm-up: trace and first run of each size
-        frame_times(stylizers[w], s, 2)
+    stylizers = {(w, p): Stylizer(build_transform(w, residual_blocks, padding, seed=0), p)
+                 for w in widths for p in precisions}
+    times = {(w, p, s): [] for (w, p) in stylizers for s in sizes}
+    for (w, p, s) in times:  # warm-up: trace and first run of each size
+        frame_times(stylizers[(w, p)], s, 2)
     for _ in range(rounds):
-        for (w, s) in times:
-            times[(w, s)] += frame_times(stylizers[w], s, frames)
+        for (w, p, s) in times:
+            times[(w, p, s)] += frame_times(stylizers[(w, p)], s, frames)
     out = {}
-    for (w, s), t in times.items():
+    for (w, p, s), t in times.items():
         median = statistics.median(t)
-        out[(w, s)] = {"fps": 1.0 / median, "ms": 1000 * median,
-                       "gflops": transform_flops(s, w, residual_blocks) / median / 1e9}
+        out[(w, p, s)] = {"fps": 1.0 / median, "ms": 1000 * median,
+                          "gflops": transform_flops(s, w, residual_blocks) / median / 1e9}
     return out
 
 
 def breakdown(width: float = RECOMMENDED_WIDTH, size: int = 256, rounds: int = 3, frames: int = 8) -> dict:
-    """Frame time of variants of one network, each without one kind of layer: where the time goes.
+    """Frame time of the recommended network and of variants that change one thing: where the time goes.
 
     "no instance norm" swaps the norm layers for the identity (the network computes something else; only
-    its speed is of interest), "zero padding" uses the convolutions' own padding instead of mirrored
-    borders, "no residual blocks" drops them, "bfloat16" runs under keras's mixed_bfloat16 policy.
+    its speed is of interest); "3 residual blocks" drops two of the five; "reflect padding" mirrors the
+    border before each conv; "float32" computes without bfloat16.
     """
     import keras
 
@@ -103,22 +98,19 @@ def breakdown(width: float = RECOMMENDED_WIDTH, size: int = 256, rounds: int = 3
         def call(self, x):
             return x
 
-    variants = {"as built (reflect padding, 5 blocks, float32)": {}, "zero padding": {"padding": "zero"},
-                "no residual blocks": {"residual_blocks": 0}, "no instance norm": {"norm": False},
-                "bfloat16 (mixed_bfloat16)": {"policy": "mixed_bfloat16"}}
+    variants = {"recommended: zero padding, 5 blocks, bfloat16": {}, "float32": {"precision": "float32"},
+                "reflect padding": {"padding": "reflect"}, "3 residual blocks": {"residual_blocks": 3},
+                "no residual blocks": {"residual_blocks": 0}, "no instance norm": {"norm": False}}
     stylizers = {}
     for name, v in variants.items():
         original = transform.InstanceNormalization
         if v.get("norm") is False:
             transform.InstanceNormalization = lambda **kw: Identity(name=kw.get("name"))
-        if v.get("policy"):
-            keras.mixed_precision.set_global_policy(v["policy"])
         try:
-            net = transform.build_transform(width, v.get("residual_blocks", 5), v.get("padding", "reflect"), seed=0)
+            net = transform.build_transform(width, v.get("residual_blocks", 5), v.get("padding", "zero"), seed=0)
         finally:
             transform.InstanceNormalization = original
-            keras.mixed_precision.set_global_policy("float32")
-        stylizers[name] = transform.Stylizer(net)
+        stylizers[name] = transform.Stylizer(net, v.get("precision", "bfloat16"))
     times = {name: [] for name in variants}
     for name in variants:
         frame_times(stylizers[name], size, 2)
@@ -136,14 +128,17 @@ def cpu_model() -> str:
 
 
 def table(results: dict) -> list[str]:
-    widths = sorted({w for w, _ in results}, reverse=True)
-    sizes = sorted({s for _, s in results})
-    lines = ["| width | " + " | ".join(f"{s}² fps (ms, GFLOP/s)" for s in sizes) + " |",
-             "| --- | " + " | ".join("---" for _ in sizes) + " |"]
+    widths = sorted({w for w, _, _ in results}, reverse=True)
+    precisions = sorted({p for _, p, _ in results}, reverse=True)
+    sizes = sorted({s for _, _, s in results})
+    lines = ["| width | precision | " + " | ".join(f"{s}² fps (ms, GFLOP/s)" for s in sizes) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in sizes) + " |"]
     for w in widths:
-        cells = [f"{results[(w, s)]['fps']:.1f} ({results[(w, s)]['ms']:.0f} ms, {results[(w, s)]['gflops']:.0f})"
-                 for s in sizes]
-        lines.append(f"| {w:g}{' (recommended)' if w == RECOMMENDED_WIDTH else ''} | " + " | ".join(cells) + " |")
+        for p in precisions:
+            cells = [f"{results[(w, p, s)]['fps']:.1f} ({results[(w, p, s)]['ms']:.0f} ms, "
+                     f"{results[(w, p, s)]['gflops']:.0f})" for s in sizes]
+            mark = " (recommended)" if (w, p) == (RECOMMENDED_WIDTH, RECOMMENDED_PRECISION) else ""
+            lines.append(f"| {w:g}{mark} | {p} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -157,20 +152,21 @@ def main(argv=None) -> dict:
 
     sizes, rounds, frames = ((64, 128), 1, 2) if args.quick else (SIZES, 3, 8)
     print(f"realtime: {cpu_model()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}; transform network, batch 1, "
-          f"{LABEL}", flush=True)
+          f"zero padding, 5 residual blocks, {LABEL}; load average {os.getloadavg()[0]:.1f}", flush=True)
     results = measure(sizes=sizes, rounds=rounds, frames=frames)
     for line in table(results):
         print(line)
-    rec = {s: results[(RECOMMENDED_WIDTH, s)]["fps"] for s in sizes}
+    rec = {s: results[(RECOMMENDED_WIDTH, RECOMMENDED_PRECISION, s)]["fps"] for s in sizes}
     for s, goal in GOALS.items():
         if s in rec:
-            print(f"goal {s}²: >= {goal:g} fps at width {RECOMMENDED_WIDTH:g}: {rec[s]:.1f} fps -> "
-                  f"{'met' if rec[s] >= goal else 'NOT met'}")
+            print(f"goal {s}²: >= {goal:g} fps at width {RECOMMENDED_WIDTH:g}, {RECOMMENDED_PRECISION}: "
+                  f"{rec[s]:.1f} fps -> {'met' if rec[s] >= goal else 'NOT met'}")
     parts = {} if args.no_breakdown else breakdown(size=sizes[0], rounds=rounds, frames=frames)
     for name, ms in parts.items():
-        print(f"breakdown width {RECOMMENDED_WIDTH:g} at {sizes[0]}²: {name}: {ms:.1f} ms a frame")
+        print(f"breakdown, width {RECOMMENDED_WIDTH:g} at {sizes[0]}²: {name}: {ms:.1f} ms a frame")
     record = {"cpu": cpu_model(), "cpus": os.cpu_count(), "tensorflow": tf.__version__, "weights": LABEL,
-              "fps": [{"width": w, "size": s, **v} for (w, s), v in results.items()],
+              "load_average": os.getloadavg(),
+              "fps": [{"width": w, "precision": p, "size": s, **v} for (w, p, s), v in results.items()],
               "breakdown_ms": parts, "breakdown_size": sizes[0], "breakdown_width": RECOMMENDED_WIDTH}
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n")

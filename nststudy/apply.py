@@ -67,9 +67,10 @@ def check(jobs) -> None:
             load_image(job.source)
 
 
-def apply_model(model, inputs, output, size: int | None = None, progress=True) -> list[dict]:
+def apply_model(model, inputs, output, size: int | None = None, progress=True, precision: str = "auto") -> list[dict]:
     """Stylise ``inputs`` (image files, folders, videos) with ``model`` (a ``.keras`` file, a training run
     folder or a loaded model) into ``output``. ``size``: longest side in pixels (default: as the input).
+    ``precision``: "float32", "bfloat16" or "auto" (bfloat16 where the CPU has it natively; transform.py).
 
     Returns one dict per input: source, target, kind, frames, fps, seconds, and for videos ``flicker``
     (nststudy.video: output frame change over input frame change).
@@ -77,7 +78,7 @@ def apply_model(model, inputs, output, size: int | None = None, progress=True) -
     net = load_transform(model) if isinstance(model, (str, Path)) else model
     jobs = plan(inputs, output)
     check(jobs)
-    stylizer = Stylizer(net)
+    stylizer = Stylizer(net, precision)
     report = []
     for job in jobs:
         start = time.perf_counter()
@@ -85,7 +86,7 @@ def apply_model(model, inputs, output, size: int | None = None, progress=True) -
             image = _sized(load_image(job.source), size)
             save_image(stylizer(image), job.target)
             report.append({"kind": "image", "source": str(job.source), "target": str(job.target), "frames": 1,
-                           "seconds": round(time.perf_counter() - start, 3)})
+                           "seconds": round(time.perf_counter() - start, 3), "precision": stylizer.precision})
             continue
         meter = FlickerMeter()
         with VideoReader(job.source) as video:
@@ -102,7 +103,7 @@ def apply_model(model, inputs, output, size: int | None = None, progress=True) -
         report.append({"kind": "video", "source": str(job.source), "target": str(job.target),
                        "frames": meter.frames, "fps": fps, "flicker": round(meter.flicker, 4),
                        "input_change": round(meter.input_change, 4), "output_change": round(meter.output_change, 4),
-                       "seconds": round(time.perf_counter() - start, 3)})
+                       "seconds": round(time.perf_counter() - start, 3), "precision": stylizer.precision})
     return report
 
 

@@ -187,6 +187,8 @@ def _add_realtime_cli(subparsers) -> None:
     a.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, videos (.mp4, ...)")
     a.add_argument("-o", "--output", required=True, help="output folder, or a file name for a single input")
     a.add_argument("--size", type=int, help="longest side in pixels (default: as the input)")
+    a.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="bfloat16 is 2-3x faster on CPUs with native bfloat16 (auto: use it there)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=_cli_apply)
 
@@ -226,8 +228,8 @@ def _cli_train(args) -> int:
 def _cli_apply(args) -> int:
     from .apply import apply_model
 
-    for item in apply_model(args.model, args.inputs, args.output, args.size, progress=not args.quiet):
-        line = f"{item['source']} -> {item['target']}"
+    for item in apply_model(args.model, args.inputs, args.output, args.size, not args.quiet, args.precision):
+        line = f"{item['source']} -> {item['target']} ({item['precision']})"
         if item["kind"] == "video":
             line += (f" ({item['frames']} frames at {item['fps']:g} fps, {item['frames'] / item['seconds']:.1f} "
                      f"frames/s; flicker {item['flicker']:.3f})")
