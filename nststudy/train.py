@@ -7,7 +7,8 @@ resume after a kill, previews and the run folder.
     loss.png        the terms against the step                   previews/     held-out photos every K steps
     checkpoint.npz  weights, Adam state, step, training time (the resume point, every N steps)
     model.keras     the trained network (nststudy.transform)      image.png     the first held-out preview
-    result.json     how the run ended, final losses, time (written last: a complete run)
+    result.json     how the run ended, final losses, time, metric_* of the first held-out photo (quality
+                    panel of nststudy.metrics and the flicker of a pan-and-zoom clip); written last
 
 Data order is a function of (seed, step) only, so a resumed run sees the same crops it would have seen.
 """
@@ -321,6 +322,7 @@ def finish(directory, net, stylizer, source, history, held, stopped, seconds, re
         save_figure(fig, directory / "loss.png")
         plt.close(fig)
     final = history[-1] if history else {}
+    metrics = held_out_metrics(stylizer, held[1][0], np.asarray(Image.open(directory / "style.png")), source)
     write_json(directory / "result.json", {
         "status": "diverged" if stopped == "diverged" else "complete",
         "stopped": stopped,  # "steps" | "minutes" | "callback" | "diverged"
@@ -332,7 +334,22 @@ def finish(directory, net, stylizer, source, history, held, stopped, seconds, re
         "network": {"name": net.name, "parameters": int(net.count_params())},
         "held_out": [str(n) for n in held_names],
         **({"resumed_from_step": resumed_from} if resumed_from is not None else {}),
+        **metrics,
     })
+
+
+def held_out_metrics(stylizer, photo: np.ndarray, style: np.ndarray, source) -> dict:
+    """Quality on a photo not trained on, as ``metric_*`` keys (the report's results.csv takes them):
+    nststudy.metrics against the photo and the style (resized to the photo), and the flicker of a
+    16-frame pan-and-zoom clip of the photo at 128 px (nststudy.video)."""
+    from .images import resize
+    from .metrics import run_metrics
+    from .video import flicker, pan_zoom_frames
+
+    out = run_metrics(stylizer(photo), photo, resize(style, *photo.shape[:2]), source)
+    clip = pan_zoom_frames(photo, frames=16, size=(128, 128))
+    out["metric_flicker"] = flicker([stylizer(f) for f in clip], clip)
+    return out
 
 
 def _progress(total, initial, desc, enabled):

@@ -184,6 +184,9 @@ def test_run_folder_is_complete(reference):
     assert (result["status"], result["stopped"], result["steps"]) == ("complete", "steps", 6)
     assert TrainConfig.from_dict(json.loads((reference / "config.json").read_text())).steps == 6
     assert "RANDOM WEIGHTS" in result["weights"]
+    # the quality panel on the held-out photo, and the flicker of its pan-and-zoom clip
+    assert {"metric_ssim_content", "metric_colour_to_style", "metric_flicker"} <= set(result)
+    assert 0 < result["metric_flicker"] < 100 and -1 <= result["metric_ssim_content"] <= 1
 
 
 def test_a_few_steps_lower_the_loss(work, reference):
