@@ -120,6 +120,56 @@ def breakdown(width: float = RECOMMENDED_WIDTH, size: int = 256, rounds: int = 3
     return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
+def layer_kind(layer, shape) -> str:
+    """A group name for a layer of the transform network: what kind of work, at which resolution."""
+    import keras
+
+    from nststudy.transform import InstanceNormalization
+
+    name = type(layer).__name__
+    if isinstance(layer, keras.layers.Conv2D):
+        k, s = layer.kernel_size[0], layer.strides[0]
+        return f"conv {k}x{k}{' stride 2' if s > 1 else ''} {layer.kernel.shape[2]}->{layer.filters}"
+    if isinstance(layer, InstanceNormalization):
+        return "instance norm"
+    return {"ReLU": "relu", "UpSampling2D": "2x nearest resize", "Add": "residual add"}.get(name, "other (scale, pad, crop, tanh)")
+
+
+def per_layer(width: float = RECOMMENDED_WIDTH, size: int = 256, precision: str = RECOMMENDED_PRECISION,
+              reps: int = 10) -> dict:
+    """Median time of each layer run alone on its real input (one compiled call per layer), summed by
+    kind: where a frame's time goes. The sum is near the whole network's frame time, not equal to it
+    (no overlap between layers here, and each call has its own small overhead)."""
+    import keras
+    import tensorflow as tf
+
+    from nststudy.transform import Stylizer, build_transform
+
+    net = Stylizer(build_transform(width, 5, "zero", seed=0), precision).model
+    layers = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32))
+    # every layer's input, from one pass: a model whose outputs are all intermediate tensors
+    values = {id(net.input): x}
+    for layer in layers:
+        args = [values[id(t)] for t in (layer.input if isinstance(layer.input, list) else [layer.input])]
+        values[id(layer.output)] = layer(args if isinstance(layer.input, list) else args[0])
+    totals = {}
+    for layer in layers:
+        args = [values[id(t)] for t in (layer.input if isinstance(layer.input, list) else [layer.input])]
+        single = not isinstance(layer.input, list)
+        fn = tf.function(lambda *a, layer=layer, single=single: layer(a[0] if single else list(a)))
+        fn(*args)
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            out = fn(*args)
+            _ = out.numpy()[0, 0, 0, 0]
+            times.append(time.perf_counter() - t)
+        kind = layer_kind(layer, args[0].shape)
+        totals[kind] = totals.get(kind, 0.0) + 1000 * statistics.median(times)
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
 def cpu_model() -> str:
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
@@ -164,10 +214,16 @@ def main(argv=None) -> dict:
     parts = {} if args.no_breakdown else breakdown(size=sizes[0], rounds=rounds, frames=frames)
     for name, ms in parts.items():
         print(f"breakdown, width {RECOMMENDED_WIDTH:g} at {sizes[0]}²: {name}: {ms:.1f} ms a frame")
+    layers = {} if args.no_breakdown else per_layer(size=sizes[0], reps=3 if args.quick else 10)
+    total = sum(layers.values())
+    for kind, ms in layers.items():
+        print(f"per layer, width {RECOMMENDED_WIDTH:g}, {RECOMMENDED_PRECISION} at {sizes[0]}²: {kind}: {ms:.1f} ms "
+              f"({100 * ms / total:.0f} %)")
     record = {"cpu": cpu_model(), "cpus": os.cpu_count(), "tensorflow": tf.__version__, "weights": LABEL,
               "load_average": os.getloadavg(),
               "fps": [{"width": w, "precision": p, "size": s, **v} for (w, p, s), v in results.items()],
-              "breakdown_ms": parts, "breakdown_size": sizes[0], "breakdown_width": RECOMMENDED_WIDTH}
+              "breakdown_ms": parts, "per_layer_ms": layers, "breakdown_size": sizes[0],
+              "breakdown_width": RECOMMENDED_WIDTH}
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
     return record
