@@ -124,9 +124,11 @@ def layer_kind(layer, shape) -> str:
     """A group name for a layer of the transform network: what kind of work, at which resolution."""
     import keras
 
-    from nststudy.transform import InstanceNormalization
+    from nststudy.transform import InstanceNormalization, SpaceToDepthConv
 
     name = type(layer).__name__
+    if isinstance(layer, SpaceToDepthConv):
+        return f"conv {layer.kernel_size}x{layer.kernel_size} {layer.kernel.shape[2]}->{layer.filters} (space-to-depth)"
     if isinstance(layer, keras.layers.Conv2D):
         k, s = layer.kernel_size[0], layer.strides[0]
         return f"conv {k}x{k}{' stride 2' if s > 1 else ''} {layer.kernel.shape[2]}->{layer.filters}"
