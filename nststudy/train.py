@@ -44,16 +44,20 @@ COLUMNS = ("step", "total", "content", "style", "tv", "stability", "seconds")
 # ---------------------------------------------------------------------------------------------------------
 # Photos and crops
 
-def photo_sources(folder: str) -> list[str]:
-    """The photos of ``folder`` (image files, sorted by name), or ``DEFAULT_PHOTOS`` for ``""``."""
-    if not folder:
+def photo_sources(photos: str) -> list[str]:
+    """The photos to train on: ``""`` for ``DEFAULT_PHOTOS``; a folder (its image files, sorted by name); or
+    a comma-separated list of image paths and bundled sample names (``astronaut,chelsea,coffee,rocket``)."""
+    if not photos:
         return list(DEFAULT_PHOTOS)
-    path = Path(folder)
+    path = Path(photos)
+    if "," in photos and not path.exists():
+        return [p.strip() for p in photos.split(",") if p.strip()]
     if not path.is_dir():
-        raise ImageError(f"photos {folder}: no such folder; give a folder of photos ({', '.join(PHOTO_SUFFIXES)})")
+        raise ImageError(f"photos {photos}: no such folder; give a folder of photos ({', '.join(PHOTO_SUFFIXES)}) "
+                         f"or a comma-separated list of images")
     found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
     if not found:
-        raise ImageError(f"photos {folder}: the folder holds no photos (files ending {', '.join(PHOTO_SUFFIXES)})")
+        raise ImageError(f"photos {photos}: the folder holds no photos (files ending {', '.join(PHOTO_SUFFIXES)})")
     return found
 
 

@@ -26,7 +26,7 @@ class TrainConfig:
     residual_blocks: int = 5  # residual blocks at 1/4 resolution (Johnson et al.: 5)
     padding: str = "zero"  # "zero" (the conv's own, fast) | "reflect" (mirror the border first; 1.3x slower to run)
     # the photos
-    photos: str = ""  # folder of training photos; "" = the bundled sample photos (nststudy.train.DEFAULT_PHOTOS)
+    photos: str = ""  # folder of photos, or a comma-separated list of images; "" = nststudy.train.DEFAULT_PHOTOS
     held_out: int = 1  # photos kept out of training, stylised as previews (chosen by the seed)
     crop_size: int = 256  # side of the square random crops trained on, in pixels (Johnson et al.: 256)
     scale_jitter: float = 0.5  # crop windows of crop_size * 2**u source pixels, u uniform in [-j, j]; 0: none

@@ -318,4 +318,4 @@ def test_alpha_norm_gradient():
 
 def test_public_names():
     assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "style_loss",
-                                   "total_variation_loss", "alpha_norm"}
+                                   "total_variation_loss", "alpha_norm", "stability_loss"}

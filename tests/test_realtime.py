@@ -198,6 +198,14 @@ def test_train_config_round_trips_and_names_bad_keys():
 # ------------------------------------------------------------------------------------------------------------
 # Training
 
+def test_photo_sources_folder_list_or_bundled(work):
+    from nststudy.train import DEFAULT_PHOTOS, photo_sources
+
+    assert photo_sources("") == list(DEFAULT_PHOTOS)
+    assert photo_sources("chelsea, /x/y.jpg") == ["chelsea", "/x/y.jpg"]
+    assert [Path(p).name for p in photo_sources(str(work / "photos"))] == ["p0.png", "p1.png", "p2.png"]
+
+
 def test_crops_depend_only_on_seed_and_step(work):
     photos = [np.asarray(Image.open(p)) for p in sorted((work / "photos").iterdir())]
     config = TrainConfig(**{**TINY, "weights": "random"})

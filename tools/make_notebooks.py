@@ -156,7 +156,7 @@ show = True  # display the result and the loss plot""", ["parameters"]),
 
 # Real time (issue 20): train a feed-forward transform network; the trial notebook of experiments/feedforward.
 TRAIN_PARAMS = '''\
-content = ""  # folder of training photos (a sweep's content side); empty for the bundled sample photos
+content = ""  # training photos (a sweep's content side): a folder, or a comma-separated list of images; empty for the bundled samples
 style = "hubble_deep_field"  # style image: a path or a bundled sample
 output_dir = "runs/train"  # run folder to write: model.keras, previews/, loss.png, history.csv, config.json
 width = 0.5  # channel multiplier of the network: 1 (Johnson et al.: 32/64/128), 0.5, 0.25
@@ -185,7 +185,10 @@ learning_rate = 0.001  # Adam step size (Johnson et al.: 1e-3)
 checkpoint_every = 100  # save the resume point every N steps
 preview_every = 100  # stylise the held-out photos every N steps (0: only at the end)
 preview_size = 256  # longest side of the previews
-seed = 0  # seeds the weights, the crops and the noise'''
+seed = 0  # seeds the weights, the crops and the noise
+image_size = 0  # size in a sweep preset (smoke: 32); when > 0 it sets crop_size and preview_size
+epochs = 0  # length in a sweep preset (smoke: 1 x 3); when both are > 0, steps is epochs times steps_per_epoch
+steps_per_epoch = 0  # see epochs'''
 
 train = notebook([
     ("md", "# Train a real-time style network\n\nTrains Johnson et al.'s transform network for one style with the "
@@ -193,7 +196,10 @@ train = notebook([
            "DIR` continues a killed run. `papermill --help-notebook notebooks/train.ipynb` lists the parameters."),
     ("code", TRAIN_PARAMS + "\nshow = True  # display the previews and the loss plot at the end", ["parameters"]),
     ("code", "from nststudy.train import train\nfrom nststudy.trainconfig import config_from_namespace\n\n"
-             "config = config_from_namespace({**globals(), 'photos': content}, extra=('content', 'style', 'output_dir', 'show'))\n"
+             "preset = {'crop_size': image_size, 'preview_size': image_size} if image_size else {}\n"
+             "if epochs and steps_per_epoch:\n    preset['steps'] = epochs * steps_per_epoch\n"
+             "config = config_from_namespace({**globals(), 'photos': content, **preset},\n"
+             "                               extra=('content', 'style', 'output_dir', 'show', 'image_size', 'epochs', 'steps_per_epoch'))\n"
              "config"),
     ("code", "run = train(style, config, output_dir)\nrun"),
     ("code", "if show:\n    from IPython.display import Image, display\n\n"
