@@ -233,9 +233,7 @@ def resume(directory, steps: int | None = None, minutes: float | None = None, pr
         raise FileNotFoundError(f"{directory}: not a training run folder (no config.json and inputs.json)")
     config = TrainConfig.from_dict(json.loads((directory / "config.json").read_text()))
     changes = {k: v for k, v in (("steps", steps), ("minutes", minutes)) if v is not None}
-    if changes:
-        config = config.replace(**changes)
-        write_json(directory / "config.json", config.to_dict())
+    config = config.replace(**changes)
     inputs = json.loads((directory / "inputs.json").read_text())
     checkpoint = load_checkpoint(directory)
     if checkpoint["step"] >= config.steps:
@@ -243,7 +241,9 @@ def resume(directory, steps: int | None = None, minutes: float | None = None, pr
                          f"pass more steps (--steps N) to continue")
     style_image, (_, photos), held, source = prepare(directory / "style.png", config,
                                                      (inputs["photos"], inputs["held_out"]))
-    (directory / "result.json").unlink(missing_ok=True)  # the run is incomplete again until it ends
+    # all read: only now does the folder change (the new length, and incomplete again until it ends)
+    write_json(directory / "config.json", config.to_dict())
+    (directory / "result.json").unlink(missing_ok=True)
     return _run(directory, config, style_image, photos, held, source, checkpoint, progress, callback)
 
 

@@ -405,3 +405,15 @@ def test_benchmark_flop_count_matches_the_built_network():
         count = sum(2 * y.shape[1] * y.shape[2] * int(np.prod(c.kernel.shape)) for c, y in zip(convs, outputs))
         assert len(convs) == 6 + 2 * blocks
         assert transform_flops(64, width, blocks) == count
+
+
+def test_resume_of_a_finished_run_without_more_steps_is_refused(reference, capsys):
+    before = snapshot(reference)
+    code, err, _ = run_cli(capsys, "train", "--resume", reference, "-q")
+    assert code == 2 and len(err) == 1 and "already trained 6 of steps=6" in err[0] and "--steps" in err[0]
+    code, err, _ = run_cli(capsys, "train", "--resume", reference, "--set", "width=1", "-q")
+    assert code == 2 and len(err) == 1 and "--resume DIR takes its style" in err[0]
+    assert snapshot(reference) == before
+    code, err, _ = run_cli(capsys, "train", "--resume", reference, "--steps", "3", "-q")  # fewer than done
+    assert code == 2 and len(err) == 1 and "already trained 6 of steps=3" in err[0]
+    assert snapshot(reference) == before  # config.json keeps steps=6
