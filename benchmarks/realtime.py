@@ -48,7 +48,8 @@ def transform_flops(size: int, width: float, residual_blocks: int = 5) -> float:
     c1, c2, c3 = channels(width)
     full, half, quarter = size * size, (size // 2) ** 2, (size // 4) ** 2
     macs = (full * 81 * 3 * c1 + half * 9 * c1 * c2 + quarter * 9 * c2 * c3
-            + 2 * residual_blocks * quarter * 9 * c3 * c3 + half * 9 * c3 * c2 + full * 9 * c2 * c1 + full * 81 * c1 * 3)
+            + 2 * residual_blocks * quarter * 9 * c3 * c3 + half * 9 * c3 * c2 + full * 9 * c2 * c1
+            + full * 81 * c1 * 3)
     return 2.0 * macs
 
 
@@ -134,7 +135,8 @@ def layer_kind(layer, shape) -> str:
         return f"conv {k}x{k}{' stride 2' if s > 1 else ''} {layer.kernel.shape[2]}->{layer.filters}"
     if isinstance(layer, InstanceNormalization):
         return "instance norm"
-    return {"ReLU": "relu", "UpSampling2D": "2x nearest resize", "Add": "residual add"}.get(name, "other (scale, pad, crop, tanh)")
+    kinds = {"ReLU": "relu", "UpSampling2D": "2x nearest resize", "Add": "residual add"}
+    return kinds.get(name, "other (scale, pad, crop, tanh)")
 
 
 def per_layer(width: float = RECOMMENDED_WIDTH, size: int = 256, precision: str = RECOMMENDED_PRECISION,

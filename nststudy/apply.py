@@ -36,7 +36,8 @@ def plan(inputs, output) -> list[Job]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and (is_video(p) or p.suffix.lower() in IMAGE_SUFFIXES))
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and (is_video(p) or p.suffix.lower() in IMAGE_SUFFIXES))
             if not found:
                 raise ImageError(f"{path}: the folder holds no images ({', '.join(IMAGE_SUFFIXES)}) or videos")
             files += found

@@ -364,5 +364,6 @@ def _progress(total, initial, desc, enabled):
     return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=True)
 
 
-__all__ = ["train", "resume", "TrainConfig", "Crops", "DEFAULT_PHOTOS", "photo_sources", "split_photos", "load_checkpoint",
+__all__ = ["train", "resume", "TrainConfig", "Crops", "DEFAULT_PHOTOS", "photo_sources", "split_photos",
+           "load_checkpoint",
            "make_loss_terms", "style_targets"]

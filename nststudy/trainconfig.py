@@ -24,7 +24,7 @@ class TrainConfig:
     # the transform network
     width: float = 0.5  # channel multiplier: 1 is Johnson et al.'s 32/64/128 channels; 0.5 and 0.25 are faster
     residual_blocks: int = 5  # residual blocks at 1/4 resolution (Johnson et al.: 5)
-    padding: str = "zero"  # "zero" (the conv's own, fast) | "reflect" (mirror the border first; 1.3x slower to run)
+    padding: str = "zero"  # "zero" (the conv's own, fast) | "reflect" (mirror the border first; 1.1-1.3x slower)
     # the photos
     photos: str = ""  # folder of photos, or a comma-separated list of images; "" = nststudy.train.DEFAULT_PHOTOS
     held_out: int = 1  # photos kept out of training, stylised as previews (chosen by the seed)

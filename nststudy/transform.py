@@ -163,7 +163,7 @@ def build_transform(width: float = 1.0, residual_blocks: int = 5, padding: str =
 
     ``padding="zero"`` lets each convolution pad with zeros itself (as lengstrom/fast-style-transfer);
     ``"reflect"`` mirrors the border before each convolution (as pytorch/examples): no dark seams at the
-    edges, but its separate pad ops make a frame about 1.3x slower here (benchmarks/realtime.py).
+    edges, but its separate pad ops make a frame 1.1-1.3x slower here (benchmarks/realtime.py).
     """
     if padding not in PADDINGS:
         raise ValueError(f"padding={padding!r} is not accepted; choose one of: {', '.join(PADDINGS)}")
@@ -311,5 +311,6 @@ class Stylizer:
 
 __all__ = ["build_transform", "save_transform", "load_transform", "Stylizer", "with_precision", "native_bfloat16",
            "PRECISIONS", "InstanceNormalization",
-           "ReflectionPadding", "PadToMultiple", "CropLike", "SpaceToDepthConv", "ModelFileError", "channels", "BASE_CHANNELS",
+           "ReflectionPadding", "PadToMultiple", "CropLike", "SpaceToDepthConv", "ModelFileError", "channels",
+           "BASE_CHANNELS",
            "MODEL_PREFIX", "PADDINGS"]

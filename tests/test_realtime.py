@@ -131,7 +131,8 @@ def test_instance_norm_gradient_matches_the_plain_formula():
         fused, reference = tf.reduce_sum(layer(x) ** 3), tf.reduce_sum(plain(x) ** 3)
     np.testing.assert_allclose(float(fused), float(reference), rtol=1e-4)
     np.testing.assert_allclose(tape.gradient(fused, x), tape.gradient(reference, x), rtol=1e-3, atol=1e-3)
-    for a, b in zip(tape.gradient(fused, [layer.gamma, layer.beta]), tape.gradient(reference, [layer.gamma, layer.beta])):
+    weights = [layer.gamma, layer.beta]
+    for a, b in zip(tape.gradient(fused, weights), tape.gradient(reference, weights)):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
 
 
@@ -360,8 +361,9 @@ def test_an_unreadable_style_image_is_refused(work, reference, capsys, tmp_path)
 
 def test_training_into_an_existing_run_is_refused(work, reference, capsys):
     before = snapshot(reference)
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={json.dumps(v) if isinstance(v, list) else v}")]
     code, err, _ = run_cli(capsys, "train", work / "style.png", "--photos", work / "photos", "-o", reference, "-q",
-                        *sum((["--set", f"{k}={json.dumps(v) if isinstance(v, list) else v}"] for k, v in TINY.items()), []))
+                           *sets)
     assert code == 2 and len(err) == 1 and "already holds a run" in err[0] and "--resume" in err[0]
     assert snapshot(reference) == before
 
