@@ -229,11 +229,12 @@ def _cli_apply(args) -> int:
     from .apply import apply_model
 
     for item in apply_model(args.model, args.inputs, args.output, args.size, not args.quiet, args.precision):
-        line = f"{item['source']} -> {item['target']} ({item['precision']})"
+        line = f"{item['source']} -> {item['target']} ({item['precision']}"
         if item["kind"] == "video":
-            line += (f" ({item['frames']} frames at {item['fps']:g} fps, {item['frames'] / item['seconds']:.1f} "
-                     f"frames/s; flicker {item['flicker']:.3f})")
-        print(line)
+            line += (f", {item['frames']} frames at {item['fps']:g} fps, stylised at "
+                     f"{item['frames'] / item['seconds']:.1f} frames/s with decoding and encoding; "
+                     f"flicker {item['flicker']:.3f}")
+        print(line + ")")
     return 0
 
 

@@ -298,7 +298,7 @@ def test_apply_stylises_images_folders_and_videos(work, reference, capsys):
     frames, fps = read_video(out / "clip.mp4")
     assert (len(frames), fps, frames[0].shape) == (12, 12.0, (36, 48, 3))
     assert np.asarray(Image.open(out / "p1.png")).shape == (64, 56, 3)
-    assert "(12 frames at 12 fps" in printed and "flicker" in printed
+    assert ", 12 frames at 12 fps" in printed and "flicker" in printed
 
 
 # ------------------------------------------------------------------------------------------------------------
