@@ -15,6 +15,7 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -546,3 +547,36 @@ def test_zip_grid_without_shared_columns_is_one_row_per_pair():
                   "style_weight": [1.0, 10.0, 1.0, 10.0]}
     rows, cols = _layout(sweep, expand(sweep))
     assert len(rows) == 2 and cols == ["style_weight=1", "style_weight=10"]
+
+
+def test_atomic_writes_in_threads_never_flip_the_umask(tmp_path, monkeypatch):
+    """Reading the umask with os.umask sets it to 0 for a moment; a file another thread of a threaded sweep
+    creates in that moment comes out world-writable (0o666). Every os.umask call below lets such a thread
+    create a file at exactly that moment; with a umask of 0o022 every file must come out 0o644."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nststudy.files import write_json
+
+    real = os.umask
+    others = []
+
+    def umask_with_another_thread(mask):
+        previous = real(mask)
+        other = tmp_path / f"other_{len(others)}.txt"
+        worker = threading.Thread(target=other.write_text, args=("x",))
+        worker.start()
+        worker.join()
+        others.append(other)
+        return previous
+
+    old = real(0o022)
+    try:
+        monkeypatch.setattr(os, "umask", umask_with_another_thread)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: write_json(tmp_path / f"record_{i}.json", {"i": i}), range(16)))
+    finally:
+        monkeypatch.undo()
+        real(old)
+    for p in tmp_path.iterdir():
+        assert p.stat().st_mode & 0o777 == 0o644, p.name
+    assert others == [] and len(list(tmp_path.glob("record_*.json"))) == 16
