@@ -2,6 +2,8 @@
 
 Bad input ends with exit code 2 and a one-line reason on stderr, never a traceback; a run that diverged
 or stalled (L-BFGS gave up without lowering the loss) ends with exit code 3 after saving its record.
+``nststudy sweep`` ends with 0 when every trial is complete, 3 when every trial finished but some are flagged
+(stopped, diverged, stalled, worsened) and 1 when any failed (``nststudy.status``).
 """
 
 from __future__ import annotations
@@ -156,12 +158,16 @@ def _cli_sweep(args) -> int:
 
     summary = run_sweep(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
                         report=not args.no_report)
-    print(f"{summary['sweep']}: {summary['trials']} trials, {summary['ran']} run now, "
-          f"{len(summary['failed'])} failed{': ' + ', '.join(summary['failed']) if summary['failed'] else ''}")
+    by_status = {}
+    for tid, status in summary["statuses"].items():
+        by_status.setdefault(status, []).append(tid)
+    counts = ", ".join(f"{n} {s}" + ("" if s == "complete" else ": " + ", ".join(by_status[s]))
+                       for s, n in summary["counts"].items())
+    print(f"{summary['sweep']}: {summary['trials']} trials, {summary['ran']} run now; {counts}")
     for key in ("results", "grid", "losses", "readme"):
         if key in summary:
             print(f"  {key}: {summary[key]}")
-    return 1 if summary["failed"] else 0
+    return summary["exit_code"]  # 0 all complete, 3 all finished but some flagged, 1 some failed (nststudy.status)
 
 
 def main(argv=None) -> int:
