@@ -46,7 +46,7 @@ def config_from_args(config_path, sets, base=None) -> StyleConfig:
 
 def _stylize(args) -> int:
     from .models import resolve_weights
-    from .runs import Snapshots, load_snapshot, run_directory, save_run
+    from .runs import Snapshots, clear_snapshots, load_snapshot, run_directory, save_run
     from .stylize import stylize
 
     if args.resume:
@@ -66,10 +66,12 @@ def _stylize(args) -> int:
             raise UsageError("stylize needs CONTENT STYLE -o DIR (or --resume DIR)")
         config = config_from_args(args.config, args.set)
         callback = None
-        if config.snapshot_every:
+        if config.snapshot_every:  # the callback clears an older run's snapshots at the first step
             out = run_directory(args.output, resolve_weights(config.model, config.weights, config.seed))
             callback = Snapshots(out, config.snapshot_every, args.content, args.style, config)
         result = stylize(args.content, args.style, config, callback=callback, progress=not args.quiet)
+        if not config.snapshot_every:  # no snapshot of another run may stay beside this run's record
+            clear_snapshots(run_directory(args.output, result.weights_source))
         out = save_run(result, args.output)
     _report(result, out)
     return 3 if result.stopped in ("diverged", "stalled") else 0
