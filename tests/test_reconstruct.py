@@ -52,9 +52,9 @@ def test_invert_features_regularisers_normalised_as_documented():
     result = invert_features(make_content(), "conv1_1", cfg, alpha=4.0, beta=1.0, lambda_alpha=2.0,
                              lambda_tv=3.0, callback=grab, progress=False)
     row = result.history[0]
-    x0 = np.random.default_rng(cfg.seed).uniform(0, 255, (32, 21, 3)).astype(np.float32)
-    # make_content() is 48x32 -> 32x21 at image_size 32; the first reported terms are at the noise start.
-    centred = x0.astype(np.float64) - [123.68, 116.779, 103.939]
+    x1 = seen["image"][0]  # the first row holds the terms of the image after step 1, the one the callback saw
+    assert x1.shape == (32, 21, 3)  # make_content() is 48x32 -> 32x21 at image_size 32
+    centred = x1.astype(np.float64) - [123.68, 116.779, 103.939]
     hw = 32 * 21
     prior = 2.0 * np.sum(np.abs(centred) ** 4) / (hw * MV_B ** 4)
     dx = centred[:-1, 1:] - centred[:-1, :-1]
