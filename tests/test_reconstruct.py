@@ -80,10 +80,14 @@ def test_deep_dream_raises_the_objective_over_octaves(tmp_path):
 
 
 def test_deep_dream_callback_stops_and_roll_is_undone():
+    """With step_size 0 a step changes no pixel, so after the random jitter rolls (up to 8 px each way) the
+    image must be the original pixel for pixel: a roll not undone would leave it shifted."""
     calls = []
-    result = deep_dream(make_content(), "conv1_1", steps=5, octaves=1, jitter=0, config=CFG,
+    result = deep_dream(make_content(), "conv1_1", steps=5, step_size=0.0, octaves=1, jitter=8, config=CFG,
                         callback=lambda it: calls.append(it.step) or it.step == 2, progress=False)
     assert calls == [1, 2] and result.stopped == "callback"
+    assert result.image.shape == result.content.shape == (32, 21, 3)
+    np.testing.assert_array_equal(result.image, result.content)
 
 
 def test_reconstruct_dispatch_parses_papermill_strings_and_checks_task():
