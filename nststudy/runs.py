@@ -27,17 +27,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import StyleConfig
+from . import status
 from .files import atomic_path, save_figure, write_json, write_text
 from .images import save_image
 
 HISTORY_COLUMNS = ("step", "total", "content", "style", "tv", "seconds")
 RANDOM_TAG = "random-weights"
 # result.json's "status" for each way an optimisation ends (StyleResult.stopped):
+# (the names and their meanings: ``nststudy.status``, the one table every reader uses)
 STATUS = {
-    "completed": "complete",  # every step ran
-    "callback": "stopped",  # the callback asked to stop: fewer steps than the config says
-    "diverged": "diverged",  # a non-finite loss (NaN/inf); the image is the last finite one
-    "stalled": "stalled",  # L-BFGS's line search never lowered the loss: the image is its start
+    "completed": status.COMPLETE,  # every step ran
+    "callback": status.STOPPED,  # the callback asked to stop: fewer steps than the config says
+    "diverged": status.DIVERGED,  # a non-finite loss (NaN/inf); the image is the last finite one
+    "stalled": status.STALLED,  # L-BFGS's line search never lowered the loss: the image is its start
 }
 SNAPSHOT_FILES = ("snapshot.npz", "snapshot_history.csv", "resume.json")
 
