@@ -12,7 +12,7 @@ from pathlib import Path
 from . import status as st
 from .files import save_figure, write_text
 from .runs import is_complete, load_run
-from .study_text import markdown_table, rows_from_csv, study_readme, write_index
+from .study_text import comparable, markdown_table, rows_from_csv, study_readme, write_index
 from .sweeps import Sweep, Trial, format_value, load_sweep, trial_state, trial_status
 
 TERMS = ("total", "content", "style", "tv")
@@ -163,6 +163,8 @@ def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
               and r.get("metric_style_distance") is not None]
     if not points or "task" in sweep.base:  # reconstructions have no content and style to trade
         return None
+    if not comparable(r for r, _ in points):
+        return None
     labels = [", ".join(format_value(v) for k, v in t.axes.items() if k != "pair") or str(r.get("pair", ""))
               for r, t in points]
     numbered = max(len(label) for label in labels) > 16  # long labels: numbers on the plot, a key beside it
@@ -211,14 +213,22 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
         fig = make(sweep, trials, runs)
         save_figure(fig, out / name, dpi=80)
         plt.close(fig)
-    fig = tradeoff(sweep, trials, rows)
-    if fig is not None:
-        save_figure(fig, out / "tradeoff.png", dpi=80)
-        plt.close(fig)
+    _write_tradeoff(out, tradeoff(sweep, trials, rows))
     write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
     write_index(sweep.folder.parent)
     return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
             "losses": str(out / "losses.png"), "readme": str(out / "README.md")}
+
+
+def _write_tradeoff(out: Path, fig) -> None:
+    """Save the trade-off figure, or remove an older one when this record has none to draw."""
+    import matplotlib.pyplot as plt
+
+    if fig is None:
+        (out / "tradeoff.png").unlink(missing_ok=True)
+        return
+    save_figure(fig, out / "tradeoff.png", dpi=80)
+    plt.close(fig)
 
 
 def build_report(sweep_path, preset=None) -> dict:
@@ -241,10 +251,7 @@ def build_report(sweep_path, preset=None) -> dict:
         rows = rows_from_csv(out / "results.csv")
         by_id = {r.get("trial"): r for r in rows}
         known = [t for t in trials if t.id in by_id]
-        fig = tradeoff(sweep, known, [by_id[t.id] for t in known])  # the only figure the table alone can redraw
-        if fig is not None:
-            save_figure(fig, out / "tradeoff.png", dpi=80)
-            plt.close(fig)
+        _write_tradeoff(out, tradeoff(sweep, known, [by_id[t.id] for t in known]))  # the table alone redraws it
         write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
         write_index(sweep.folder.parent)
         return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),

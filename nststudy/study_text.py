@@ -13,6 +13,15 @@ from .files import write_text
 from .sweeps import Sweep, load_sweep, preset_overrides
 
 
+def comparable(rows) -> bool:
+    """Whether the style distances of ``rows`` share one axis: within each image pair, every row was measured
+    against the same reference (a blend sweep's rows each measure against their own blended target)."""
+    references = {}
+    for r in rows:
+        references.setdefault(str(r.get("pair", "")), set()).add(r.get("metric_reference"))
+    return all(len(refs) == 1 for refs in references.values())
+
+
 def markdown_table(rows: list[dict]) -> str:
     if not rows:
         return ""
@@ -58,6 +67,9 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path) -> str:
     if ("task" not in sweep.base and (runs.parent / "tradeoff.png").is_file()
             and any(r.get("metric_ssim_content") is not None for r in rows)):
         parts += ["![trade-off](tradeoff.png)", ""]
+    elif "task" not in sweep.base and any(r.get("metric_reference") for r in rows) and not comparable(rows):
+        parts += ["No trade-off plot: within an image pair these trials measure their style distance against "
+                  "different references (`metric_reference` in results.csv), so their x-values do not compare.", ""]
     parts += ["## Results", "", markdown_table(rows), ""]
     if sweep.notes and not preset:
         parts += ["## What the figure shows", "", sweep.notes, ""]
