@@ -20,6 +20,7 @@ from nststudy.sweeps import run_trial  # imported up front: a run takes an hour,
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = "astronaut", "hubble_deep_field"  # astronaut is square: sizes below are exact n x n
+BASELINE = "tutorial baseline (Adam 0.02)"
 WEIGHTS = "imagenet"  # run.py sets "random" when no ImageNet file is found (and says so)
 
 
@@ -29,9 +30,9 @@ def images(size: int):
     return resize(load_image(CONTENT), size, size), resize(load_image(STYLE), size, size)
 
 
-def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
-    """The machine's float32 matmul rate (TensorFlow, all cores): 2n³ FLOPs over the median time."""
-    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+def matmul_gflops(n: int = 2048, reps: int = 10, dtype=tf.float32) -> float:
+    """The machine's matmul rate in ``dtype`` (TensorFlow, all cores): 2n³ FLOPs over the median time."""
+    a, b = tf.cast(tf.random.normal((n, n)), dtype), tf.cast(tf.random.normal((n, n)), dtype)
     f = tf.function(lambda: tf.linalg.matmul(a, b)[0, 0])
     f().numpy()
     times = []
@@ -72,9 +73,10 @@ def baseline_step_times(vgg, content, style, steps: int, warmup: int = 3) -> lis
     return times
 
 
-def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> list[float]:
-    """``nststudy.stylize`` on the tutorial's loss; a run of >= 50 steps (so XLA is on, as in real runs)
-    stopped by the callback after ``warmup + steps``."""
+def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> tuple[list[float], dict]:
+    """``nststudy.stylize`` on the tutorial's loss, a run of >= 50 steps (long enough for the path to be chosen by
+    measurement, as in real runs) stopped by the callback after ``warmup + steps``; the times of the steps after
+    the warm-up (the first holds the choice and compilation) and the path the run took (env.json's record)."""
     from nststudy import stylize
 
     h, w = content.shape[:2]
@@ -82,36 +84,86 @@ def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> list[flo
     result = stylize(content, style, config, callback=lambda it: it.step >= warmup + steps, progress=False,
                      metrics=False)
     seconds = [0.0] + [row["seconds"] for row in result.history]
-    return list(np.diff(seconds)[warmup:])
+    return list(np.diff(seconds)[warmup:]), result.info["compute_path"]
 
 
 def per_step(vgg, size: int, steps: int, rounds: int = 2) -> dict:
+    """Median step of the tutorial's loop and of nststudy (on the path it chooses), alternating ABAB."""
     content, style = images(size)
-    base, ours = [], []
+    base, ours, paths = [], [], []
     for _ in range(rounds):  # ABAB: drift hits both
         base += baseline_step_times(vgg, content, style, steps)
-        ours += nststudy_step_times(content, style, steps)
+        times, path = nststudy_step_times(content, style, steps)
+        ours += times
+        paths.append(path)
     b, o = statistics.median(base), statistics.median(ours)
     return {"size": size, "baseline_s": b, "nststudy_s": o, "speedup": b / o, "steps_timed": len(base),
-            "flops": conv_flops(size, size)}
+            "flops": conv_flops(size, size), "path": " / ".join(dict.fromkeys(p["name"] for p in paths)),
+            "candidates": paths[0]["timings"], "agreement": paths[0]["agreement"]}
 
 
-def _curve_until(content, style, config, target: float, final_from_step: int = 0) -> dict:
-    """Run ``stylize`` until its total (= the tutorial's loss) is <= target; the loss-vs-time curve."""
+def _curve_until(content, style, config, target: float, final_from_step: int = 0, check=None, resume=None,
+                 offset=(0, 0.0)) -> dict:
+    """Run ``stylize`` until the tutorial's loss of its image is <= target; the loss-vs-time curve and the path.
+
+    A run's own total is the tutorial's loss computed on its path; a bfloat16 path's is about 0.1 % off, so a
+    step whose total reaches the target is confirmed by ``check(image)`` (float32, the tutorial's code) and the
+    check's time is counted. Steps and seconds start at ``offset`` (for the stages of ``_stages_until``)."""
     from nststudy import stylize
 
     curve, reached = [], {}
 
     def callback(it):
-        curve.append((it.seconds, it.total, it.step))
+        step, seconds = it.step + offset[0], it.seconds + offset[1]
+        curve.append((seconds, it.total, step))
         if it.step > final_from_step and it.total <= target and not reached:
-            reached.update(seconds=it.seconds, step=it.step)
-            return True
+            start = time.perf_counter()
+            if check is None or check(np.asarray(it._image_fn())[0]) <= target:
+                reached.update(seconds=seconds + time.perf_counter() - start, step=step)
+                return True
         return False
 
-    stylize(content, style, config, callback=callback, progress=False, metrics=False)
-    return {"curve": curve, "reached": bool(reached), "seconds": reached.get("seconds"),
-            "step": reached.get("step"), "best": min((c[1] for c in curve[final_from_step:]), default=None)}
+    result = stylize(content, style, config, callback=callback, progress=False, metrics=False, resume=resume)
+    path = result.info.get("compute_path", {}).get("name")
+    return {"curve": curve, "reached": bool(reached), "seconds": reached.get("seconds"), "step": reached.get("step"),
+            "best": min((c[1] for c in curve[final_from_step:]), default=None), "path": path, "image": result.image}
+
+
+def _stages_until(content, style, stages, target: float, check=None) -> dict:
+    """Coarse to fine with a length per stage, ``[(size, iterations), ...]``: each stage is an L-BFGS
+    ``stylize`` resumed from the previous result upsampled (as ``config.scales`` does, whose stages all have
+    one length); the last stage runs until the target is reached."""
+    x, curve, offset, paths = None, [], (0, 0.0), []
+    for i, (size, iterations) in enumerate(stages):
+        config = tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=iterations, weights=WEIGHTS)
+        resume = None
+        if x is not None:
+            x = np.clip(tf.image.resize(x[None].astype(np.float32), (size, size), "bicubic").numpy(), 0, 255)
+            resume = {"step": 0, "x": x, "optimizer": []}
+        last = i == len(stages) - 1
+        run = _curve_until(content, style, config, target if last else -1.0, 0, check if last else None, resume, offset)
+        curve += run["curve"]
+        paths.append(f"{size}²: {run['path']}")
+        x, offset = run["image"], (curve[-1][2], curve[-1][0])
+    final = sum(n for _, n in stages[:-1])
+    return {"curve": curve, "reached": run["reached"], "seconds": run["seconds"], "step": run["step"],
+            "best": min((c[1] for c in curve[final:]), default=None), "path": ", ".join(paths)}
+
+
+def warm_paths(content, style, sizes) -> None:
+    """Have nststudy choose (and cache) its path for each size before anything is timed, as a user's second run
+    would find it: the choice costs one measurement per machine, size and TensorFlow version."""
+    from nststudy import stylize
+    from nststudy.accel import MIN_STEPS
+
+    for size in sizes:
+        config = tutorial_config(size, size, epochs=1, steps_per_epoch=MIN_STEPS, weights=WEIGHTS)
+        stylize(content, style, config, callback=lambda it: True, progress=False, metrics=False)
+
+
+# Stage lengths of the tuned coarse-to-fine method, as fractions of the time-to-quality size (64 -> 128 -> 256 at
+# 256²). Measured on 2026-11-29 (benchmarks/RESULTS.md has the outcome): TODO
+STAGES = ((4, 100), (2, 100))
 
 
 def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, save=None) -> dict:
@@ -123,7 +175,14 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
     same = partial and partial.get("complete") is False and (partial["size"], partial["steps"]) == (size, steps)
     result = dict(partial) if same else {"size": size, "steps": steps, "methods": {}, "complete": False}
     methods = result["methods"]
-    baseline = "tutorial baseline (Adam 0.02)"
+    baseline = BASELINE
+    loops = []
+
+    def tutorial_loss(image):  # float32, the tutorial's own code: confirms a method reached the target
+        if not loops:
+            loops.append(TutorialLoop(vgg, content, style))
+        return loops[0].loss_of(image)
+
     if baseline not in methods:
         loop = TutorialLoop(vgg, content, style)
         curve, start = [], time.perf_counter()
@@ -137,6 +196,7 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
             save(result)
     target = result["target"]
     quarter = max(10, steps // 4)
+    stages = [(size // k, max(10, n * steps // 1000)) for k, n in STAGES] + [(size, steps)]
     runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             (f"nststudy multiscale L-BFGS {size // 2}->{size}",
@@ -144,10 +204,16 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
                              scales=(size // 2,), weights=WEIGHTS), quarter),
             (f"nststudy multiscale L-BFGS {size // 4}->{size // 2}->{size}",  # a cheaper coarse start
              tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
-                             scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter)]
+                             scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter),
+            ("nststudy L-BFGS stages " + " -> ".join(f"{s}x{n}" for s, n in stages[:-1]) + f" -> {size}", stages, None)]
+    warm_paths(content, style, sorted({size, size // 2, size // 4}))
     for name, config, coarse_steps in runs:
         if name not in methods:
-            methods[name] = _curve_until(content, style, config, target, coarse_steps)
+            if coarse_steps is None:
+                methods[name] = _stages_until(content, style, config, target, tutorial_loss)
+            else:
+                methods[name] = _curve_until(content, style, config, target, coarse_steps, tutorial_loss)
+                methods[name].pop("image")
             if save:
                 save(result)
     result["complete"] = True
@@ -189,5 +255,5 @@ def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
             "overhead_fraction": overhead / (overhead + projected), "cells": cells}
 
 
-__all__ = ["matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
+__all__ = ["warm_paths", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
            "CONTENT_LAYERS", "STYLE_LAYERS"]

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,9 +37,10 @@ def machine() -> dict:
     import scipy
     import tensorflow as tf
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
+    from nststudy.accel import cpu_flags, cpu_model
+
+    flags = sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma")))
+    return {"cpu": cpu_model(), "flags": flags, "cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
             "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "numpy": numpy.__version__, "scipy": scipy.__version__, "date": time.strftime("%Y-%m-%d %H:%M")}
 
@@ -76,15 +78,24 @@ def measure_all(args, r: dict, save) -> None:
     if "matmul_gflops" not in r:
         r["matmul_gflops"] = measure.matmul_gflops(512 if quick else 2048)
         save(r)
+    if "matmul_gflops_bf16" not in r:
+        import tensorflow as tf
+
+        r["matmul_gflops_bf16"] = measure.matmul_gflops(512 if quick else 2048, dtype=tf.bfloat16)
+        save(r)
     gflops = r["matmul_gflops"]
-    print(f"matmul: {gflops:.1f} GFLOP/s (float32, TensorFlow, {os.cpu_count()} cores)", flush=True)
+    print(f"matmul: {gflops:.1f} GFLOP/s float32, {r['matmul_gflops_bf16']:.1f} GFLOP/s bfloat16 (TensorFlow, "
+          f"{os.cpu_count()} cores; CPU flags: {', '.join(r['machine'].get('flags', [])) or 'not recorded'})", flush=True)
     if "per_step" not in r:
         r["per_step"] = [measure.per_step(vgg, size, timed) for size in sizes]
         save(r)
     for s in r["per_step"]:
         achieved = s["flops"] / s["nststudy_s"] / 1e9
-        print(f"per step {s['size']}²: baseline {s['baseline_s']:.3f} s, nststudy {s['nststudy_s']:.3f} s, "
-              f"speedup {s['speedup']:.2f}x (target >= {TARGETS['speedup']}x)", flush=True)
+        print(f"per step {s['size']}²: baseline {s['baseline_s']:.3f} s, nststudy {s['nststudy_s']:.3f} s on "
+              f"{s.get('path', '?')}, speedup {s['speedup']:.2f}x (target >= {TARGETS['speedup']}x)", flush=True)
+        if s.get("candidates"):
+            print(f"paths {s['size']}²: " + ", ".join(f"{n} {v:.3f} s" + ("" if s["agreement"][n]["ok"] else " (refused)")
+                                                   for n, v in s["candidates"].items()), flush=True)
         print(f"GFLOP/s {s['size']}²: nststudy {achieved:.1f}, baseline {s['flops'] / s['baseline_s'] / 1e9:.1f}, "
               f"matmul {gflops:.1f} -> {achieved / gflops:.0%} of matmul (target >= 85%)", flush=True)
     if r.get("quality", {}).get("stale"):  # measured on older code: remeasure every method, the baseline too
@@ -99,7 +110,8 @@ def measure_all(args, r: dict, save) -> None:
     q = r["quality"]
     for name, m in q["methods"].items():
         state = f"{m['seconds']:.1f} s at step {m['step']}" if m["reached"] else f"not reached (best {m['best']:.4g})"
-        print(f"time to quality {q['size']}²: {name}: {state}", flush=True)
+        frac = f" = {m['seconds'] / q['methods'][measure.BASELINE]['seconds']:.2f} of the loop's" if m["reached"] else ""
+        print(f"time to quality {q['size']}²: {name}: {state}{frac} (path {m.get('path', '-')})", flush=True)
     if "memory" not in r:
         r["memory"] = [peak_memory.measure(s) for s in mem_sizes]
         save(r)
@@ -144,6 +156,8 @@ def main(argv=None) -> int:
     if r.get("weights") not in (None, label):
         raise SystemExit(f"{out / 'results.json'} was measured with {r['weights']}, not {label}; drop --reuse")
     r.update(weights=label, command="python benchmarks/run.py" + " ".join([""] + (argv or sys.argv[1:])))
+    # nststudy chooses its path (XLA, bfloat16) by measurement: measure afresh in this run, not from a user's cache
+    os.environ["NSTSTUDY_PATHS_CACHE"] = str(Path(tempfile.mkdtemp(prefix="nststudy-bench-")) / "paths.json")
     r.setdefault("machine", machine())
 
     def save(results):
