@@ -7,6 +7,7 @@ on a shared 2-core machine drift by tens of percent over minutes.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -220,6 +221,59 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
     return result
 
 
+def precision_study(size: int, steps: int, optimizer: str = "adam", picture=None) -> dict:
+    """Does bfloat16 change what a researcher sees? The same pair and settings (nststudy's defaults, the tutorial
+    loop's pair) run twice without XLA, float32 then bfloat16 (NSTSTUDY_PRECISION), from the same start: both
+    finished images' float32 loss, the metric panel, and the pixel difference; ``picture`` gets them side by side."""
+    from nststudy import StyleConfig, stylize
+    from nststudy.models import build_extractor, resolve_weights
+    from nststudy.objective import make_loss_fn
+
+    content, style = images(size)
+    config = StyleConfig(image_size=size, optimizer=optimizer, epochs=1, steps_per_epoch=steps, weights=WEIGHTS)
+    runs, saved = {}, {k: os.environ.get(k) for k in ("NSTSTUDY_PRECISION", "NSTSTUDY_XLA")}
+    try:
+        for precision in ("float32", "bfloat16"):
+            os.environ.update(NSTSTUDY_PRECISION=precision, NSTSTUDY_XLA="0")
+            start = time.perf_counter()
+            runs[precision] = stylize(content, style, config, progress=False)
+            runs[precision].info["seconds"] = time.perf_counter() - start
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    layers = list(dict.fromkeys(config.content_layers + config.style_layers))
+    extractor = build_extractor(config.model, layers, resolve_weights(config.model, WEIGHTS, config.seed))
+    loss_fn = make_loss_fn(extractor, config, runs["float32"].content, runs["float32"].style)  # float32 throughout
+    out = {"size": size, "steps": steps, "optimizer": optimizer, "runs": {}}
+    for precision, r in runs.items():
+        out["runs"][precision] = {
+            "final_float32_loss": float(loss_fn(r.image[None].astype(np.float32))["total"]),
+            "own_final_loss": r.history[-1]["total"], "seconds": r.info["seconds"],
+            **{k: v for k, v in r.info.items() if k.startswith("metric_") and isinstance(v, float)}}
+    # yardstick: where the float32 run stood 10 % of its steps before the end
+    out["float32_loss_at_90_percent"] = runs["float32"].history[int(0.9 * len(runs["float32"].history)) - 1]["total"]
+    diff = np.abs(runs["float32"].image.astype(np.float64) - runs["bfloat16"].image)
+    out["pixel_rms_difference"] = float(np.sqrt(np.mean(diff ** 2)))
+    if picture is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from nststudy.files import save_figure
+
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+        for ax, (title, img) in zip(axes, [("float32", runs["float32"].image), ("bfloat16", runs["bfloat16"].image),
+                                           ("|difference| x 4", np.clip(diff * 4, 0, 255).astype(np.uint8))]):
+            ax.imshow(img)
+            ax.set_title(title)
+            ax.axis("off")
+        fig.tight_layout()
+        save_figure(fig, picture, dpi=90)
+        plt.close(fig)
+    return out
+
+
 def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
     """One papermill trial of notebooks/stylize.ipynb at ``size``: time outside the optimisation (kernel start,
     imports, weights, model, targets, records) against a default-length (1000-step) optimisation, projected
@@ -255,5 +309,5 @@ def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
             "overhead_fraction": overhead / (overhead + projected), "cells": cells}
 
 
-__all__ = ["warm_paths", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
+__all__ = ["precision_study", "warm_paths", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
            "CONTENT_LAYERS", "STYLE_LAYERS"]

@@ -142,9 +142,39 @@ def quality_lines(r: dict) -> list[str]:
     return lines
 
 
+def precision_verdict(pr: dict) -> tuple[float, bool]:
+    """bfloat16's final float32 loss relative to float32's, and whether it is no worse than where the float32 run
+    stood 10 % of its steps before the end (a difference smaller than that last stretch of progress)."""
+    f32, b16 = pr["runs"]["float32"]["final_float32_loss"], pr["runs"]["bfloat16"]["final_float32_loss"]
+    return b16 / f32, b16 <= pr["float32_loss_at_90_percent"]
+
+
+def precision_lines(r: dict) -> list[str]:
+    pr = r.get("precision")
+    if not pr:
+        return []
+    ratio, ok = precision_verdict(pr)
+    runs = pr["runs"]
+    metrics = sorted(k for k in runs["float32"] if k.startswith("metric_"))
+    lines = [f"bfloat16 against float32: nststudy's default settings at {pr['size']}², {pr['steps']} {pr['optimizer']} "
+             f"steps, the same pair and start, no XLA; each finished image's loss recomputed in float32. Accepted when "
+             f"the bfloat16 result is no worse than the float32 run was {pr['steps'] // 10} steps before its end "
+             f"({pr['float32_loss_at_90_percent']:.4g}): a smaller difference is less than the last tenth of the run "
+             f"changes. Verdict: **{'same result' if ok else 'different result (bfloat16 must then not be chosen automatically)'}** (loss ratio "
+             f"{ratio:.4f}; pixel RMS difference {pr['pixel_rms_difference']:.2f} grey levels; `precision.png` shows "
+             f"both and their difference).", "",
+             "| | float32 run | bfloat16 run |", "|---|---|---|",
+             f"| final loss, float32 | {runs['float32']['final_float32_loss']:.5g} | "
+             f"{runs['bfloat16']['final_float32_loss']:.5g} |",
+             f"| wall s | {runs['float32']['seconds']:.1f} | {runs['bfloat16']['seconds']:.1f} |"]
+    lines += [f"| {m} | {runs['float32'][m]:.4f} | {runs['bfloat16'][m]:.4f} |" for m in metrics]
+    return lines
+
+
 def memory_lines(r: dict) -> list[str]:
     when = r.get("memory_measured_at")
-    lines = ["Memory: peak RSS (VmHWM) of a 3-step Adam run in a fresh process, VGG19, default layers, against "
+    lines = ["Memory: peak RSS (VmHWM) of a 3-step Adam run in a fresh process, VGG19, default layers, XLA in float32 "
+             "(the path the estimate was fitted to; bfloat16 activations take half the space), against "
              "`nststudy.memory`'s estimate." + (f" Measured {when}." if when else ""), "",
              "| size | peak GiB | estimate GiB | estimate / peak |", "|---|---|---|---|"]
     for mem in r["memory"]:
@@ -177,6 +207,8 @@ def results_md(r: dict) -> str:
                       f"({o['median_step_s']:.2f} s)" + (f". Measured {when}" if when else "") + ". Per notebook cell (s):",
                   ""]
         lines += [f"- `{src}`: {dur:.1f}" for src, dur in o["cells"] if dur is not None]
+    if r.get("precision"):
+        lines += [""] + precision_lines(r)
     if r.get("memory"):
         lines += [""] + memory_lines(r)
     return "\n".join(lines) + "\n"
@@ -203,6 +235,12 @@ def readme_block(r: dict) -> str:
                           for n, mm in sorted(reached, key=lambda nm: nm[1]["seconds"]))
         parts.append(f"Time to the loop's {q['steps']}-step loss at {q['size']}², as a fraction of the loop's "
                      f"{base:.0f} s: {fracs}." + stale_note(q))
+    if r.get("precision"):
+        pr = r["precision"]
+        ratio, ok = precision_verdict(pr)
+        parts.append(f"bfloat16 against float32 ({pr['size']}², {pr['steps']} {pr['optimizer']} steps, same start): the "
+                     f"bfloat16 result's float32 loss is {ratio:.4f}× the float32 result's, "
+                     + ("within" if ok else "beyond") + " the last tenth of the run's progress.")
     mem = [x for x in r.get("memory", []) if "error" not in x]
     if mem:
         peaks = ", ".join(f"{x['peak_bytes'] / GIB:.2f} GiB at {x['size']}²" for x in mem)

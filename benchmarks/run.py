@@ -112,6 +112,14 @@ def measure_all(args, r: dict, save) -> None:
         state = f"{m['seconds']:.1f} s at step {m['step']}" if m["reached"] else f"not reached (best {m['best']:.4g})"
         frac = f" = {m['seconds'] / q['methods'][measure.BASELINE]['seconds']:.2f} of the loop's" if m["reached"] else ""
         print(f"time to quality {q['size']}²: {name}: {state}{frac} (path {m.get('path', '-')})", flush=True)
+    if "precision" not in r:
+        r["precision"] = measure.precision_study(q_size, 20 if quick else 300, picture=args.out_dir / "precision.png")
+        save(r)
+    pr = r["precision"]
+    f32, b16 = pr["runs"]["float32"], pr["runs"]["bfloat16"]
+    print(f"precision {pr['size']}², {pr['steps']} {pr['optimizer']} steps: final float32 loss {f32['final_float32_loss']:.4g} "
+          f"(float32 run, {f32['seconds']:.0f} s) vs {b16['final_float32_loss']:.4g} (bfloat16 run, {b16['seconds']:.0f} s), "
+          f"pixel RMS difference {pr['pixel_rms_difference']:.2f}", flush=True)
     if "memory" not in r:
         r["memory"] = [peak_memory.measure(s) for s in mem_sizes]
         save(r)
@@ -141,6 +149,7 @@ def main(argv=None) -> int:
     p.add_argument("--reuse", action="store_true",
                    help="keep the sections already in --out/results.json (saved after each section) and run the rest")
     args = p.parse_args(argv)
+    args.out_dir = Path(args.out)
     from nststudy.files import write_text
     from nststudy.models import WeightsNotFoundError, resolve_weights
 

@@ -84,3 +84,23 @@ def test_committed_readme_and_results_md_are_what_results_json_gives():
     readme = (REPO / "README.md").read_text()
     assert readme == report.replace_block(readme, report.readme_block(r))
     assert (REPO / "benchmarks" / "RESULTS.md").read_text() == report.results_md(r)
+
+
+def precision_fixture(bf16_loss: float) -> dict:
+    r = fixture_results(stale=False)
+    r["precision"] = {"size": 64, "steps": 20, "optimizer": "adam", "float32_loss_at_90_percent": 110.0,
+                      "pixel_rms_difference": 1.5,
+                      "runs": {"float32": {"final_float32_loss": 100.0, "seconds": 10.0, "metric_ssim_content": 0.5},
+                               "bfloat16": {"final_float32_loss": bf16_loss, "seconds": 6.0,
+                                            "metric_ssim_content": 0.49}}}
+    return r
+
+
+def test_precision_study_is_judged_against_the_float32_runs_last_tenth():
+    # float32 stood at 110 two steps (a tenth of 20) before its end at 100: bfloat16 at 101 is within that
+    same = report.results_md(precision_fixture(101.0))
+    assert "Verdict: **same result** (loss ratio 1.0100; pixel RMS difference 1.50" in same
+    assert "| final loss, float32 | 100 | 101 |" in same and "| metric_ssim_content | 0.5000 | 0.4900 |" in same
+    differs = report.results_md(precision_fixture(120.0))  # worse than float32 was 2 steps earlier
+    assert "different result (bfloat16 must then not be chosen automatically)" in differs and "loss ratio 1.2000" in differs
+    assert "1.2000× the float32 result's, beyond" in report.readme_block(precision_fixture(120.0))
