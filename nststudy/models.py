@@ -232,5 +232,5 @@ def _copy_at(extractor, policy: str):
     return keras.Model(inputs, outputs, name=f"{extractor.name}_{policy}")
 
 
-__all__ = ["resolve_weights", "build_extractor", "features", "compute_precision", "WeightsSource", "WeightsNotFoundError", "WeightsFileError",
-           "KERAS_WEIGHTS", "file_md5", "keras_cache_dir", "ENV_DIR", "ENV_OFFLINE"]
+__all__ = ["resolve_weights", "build_extractor", "features", "compute_precision", "WeightsSource",
+           "WeightsNotFoundError", "WeightsFileError", "KERAS_WEIGHTS", "file_md5", "keras_cache_dir", "ENV_DIR", "ENV_OFFLINE"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from .accel import ComputePath, plan, value_and_grad_fn
+from .accel import ComputePath, overrides, plan, value_and_grad_fn
 from .models import compute_precision
 
 TERMS = ("total", "content", "style", "tv")
@@ -24,6 +24,12 @@ TERMS = ("total", "content", "style", "tv")
 # first step is about one grey level (see run_lbfgs).
 PIXEL_SCALE = 255.0
 # How the compiled step runs (plain tf.function, XLA, bfloat16) is chosen per run by measurement: nststudy.accel.
+
+
+def use_xla(shape, steps) -> bool:
+    """For compiled code that does not go through ``accel.plan`` (nothing measured there): XLA only when
+    NSTSTUDY_XLA=1, since on some CPUs it is slower (issue 21)."""
+    return overrides()["xla"] is True
 
 
 @dataclass

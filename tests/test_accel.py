@@ -196,3 +196,13 @@ def test_env_json_records_the_path_a_run_took(tmp_path, monkeypatch, content_ima
     # 256 px on ImageNet weights 0.1 %: forcing it is the user's call)
     rel = abs(half.history[0]["total"] - full.history[0]["total"]) / full.history[0]["total"]
     assert 0 < rel < 0.1
+
+
+def test_use_xla_outside_the_measured_loops_only_when_asked(monkeypatch):
+    from nststudy.optimize import use_xla
+
+    monkeypatch.setenv("NSTSTUDY_XLA", "1")
+    assert use_xla((1, 256, 256, 3), 1000)
+    for value in ("0", ""):
+        monkeypatch.setenv("NSTSTUDY_XLA", value)
+        assert not use_xla((1, 256, 256, 3), 1000)

@@ -46,7 +46,8 @@ def test_tutorial_loss_equals_nststudy_total_under_tutorial_config(content_image
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "NSTSTUDY_WEIGHTS_DIR"}
+    # no ImageNet file, and the paths chosen by measurement as in a real benchmark (conftest fixes them for tests)
+    env = {k: v for k, v in os.environ.items() if k not in ("NSTSTUDY_WEIGHTS_DIR", "NSTSTUDY_XLA", "NSTSTUDY_PRECISION")}
     env.update(NSTSTUDY_OFFLINE="1", KERAS_HOME=str(tmp_path / "keras"))  # no ImageNet file: random weights
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "RESULTS.md").write_text("old\n<!-- notes -->\nA person's explanation.\n")
@@ -56,8 +57,8 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "RANDOM WEIGHTS" in out
-    for figure in ("matmul:", "per step 64²:", "per step 96²:", "GFLOP/s 96²:", "time to quality 64²: nststudy L-BFGS",
-                   "peak memory 128²:", "sweep overhead 64²:"):
+    for figure in ("matmul:", "per step 64²:", "per step 96²:", "paths 96²: tf.function", "GFLOP/s 96²:",
+                   "time to quality 64²: nststudy L-BFGS", "precision 64²", "peak memory 128²:", "sweep overhead 64²:"):
         assert figure in out, figure
     results = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "RANDOM WEIGHTS" in results and "| speed-up per step at 96²" in results
@@ -66,6 +67,8 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert (tmp_path / "out" / "loss_vs_time.png").stat().st_size > 1000
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["quality"]["target"] > 0 and len(data["memory"]) == 3
+    assert data["per_step"][1]["path"] in ("tf.function", "XLA", "bfloat16", "bfloat16 + XLA")
+    assert set(data["precision"]["runs"]) == {"float32", "bfloat16"}
 
 
 def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
