@@ -100,7 +100,7 @@ def per_step(vgg, size: int, steps: int, rounds: int = 2) -> dict:
     b, o = statistics.median(base), statistics.median(ours)
     return {"size": size, "baseline_s": b, "nststudy_s": o, "speedup": b / o, "steps_timed": len(base),
             "flops": conv_flops(size, size), "path": " / ".join(dict.fromkeys(p["name"] for p in paths)),
-            "candidates": paths[0]["timings"], "agreement": paths[0]["agreement"]}
+            "how": paths[0]["how"], "candidates": paths[0]["timings"], "agreement": paths[0]["agreement"]}
 
 
 def _curve_until(content, style, config, target: float, final_from_step: int = 0, check=None, resume=None,

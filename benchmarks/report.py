@@ -103,6 +103,9 @@ def per_step_lines(r: dict) -> list[str]:
             timed = ", ".join(f"{name} {sec:.3f} s" for name, sec in cands.items())
             lines.append(f"- {s['size']}²: nststudy ran on **{path_of(s)}**, chosen by timing a value-and-gradient "
                          f"of each candidate before the run ({timed}).")
+        elif s.get("path"):
+            lines.append(f"- {s['size']}²: nststudy ran on **{s['path']}** without measuring "
+                         f"({s.get('how', 'not measured')}: under 96² px or 50 steps, timing would cost more than it saves).")
         else:
             lines.append(f"- {s['size']}²: nststudy's path was not recorded (measured before paths were chosen "
                          f"by measurement; XLA was on).")
