@@ -26,7 +26,7 @@ test: $(STAMP)
 # Side-by-side benchmark against the TensorFlow tutorial's loop (about 60-80 min on 2 idle cores); writes
 # benchmarks/results.json, then benchmarks/report.py writes RESULTS.md and the README's generated block from it.
 # Uses ImageNet weights when found ($$NSTSTUDY_WEIGHTS_DIR, Keras cache), else random.
-# `make bench BENCH_ARGS="--quick --out /tmp/bench"`: a few-minute smoke run that leaves the README alone.
+# `make bench BENCH_ARGS=--quick`: a smoke run of a few minutes into $$TMPDIR/nststudy-bench-quick (README untouched).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 

@@ -1,7 +1,7 @@
 """`make bench`: nststudy against the TensorFlow tutorial's style-transfer loop, side by side in one process.
 
     python benchmarks/run.py                 # the full run (about 40-60 min on 2 cores)
-    python benchmarks/run.py --quick --out /tmp/bench    # a small smoke run (tests/test_benchmarks.py)
+    python benchmarks/run.py --quick         # a small smoke run into $TMPDIR/nststudy-bench-quick (a few minutes)
 
 Prints one line per figure, saves results.json after each section and, at the end, has report.py write
 RESULTS.md (machine, versions, table, targets, caveats) from it, plus the README's generated block when
@@ -144,11 +144,14 @@ def measure_all(args, r: dict, save) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes and step counts: checks the benchmark runs")
-    p.add_argument("--out", default=str(HERE), help="folder for RESULTS.md, loss_vs_time.png, results.json")
+    p.add_argument("--out", default=None, help="folder for RESULTS.md, loss_vs_time.png, results.json (default: "
+                   "benchmarks/, which also rewrites the README's figures; with --quick, a temporary folder)")
     p.add_argument("--quality-steps", type=int, default=None, help="baseline steps for time to quality (1000)")
     p.add_argument("--reuse", action="store_true",
                    help="keep the sections already in --out/results.json (saved after each section) and run the rest")
     args = p.parse_args(argv)
+    if args.out is None:  # quick numbers must never land in the committed record or the README
+        args.out = str(Path(tempfile.gettempdir()) / "nststudy-bench-quick") if args.quick else str(HERE)
     args.out_dir = Path(args.out)
     from nststudy.files import write_text
     from nststudy.models import WeightsNotFoundError, resolve_weights
