@@ -162,9 +162,12 @@ def warm_paths(content, style, sizes) -> None:
         stylize(content, style, config, callback=lambda it: True, progress=False, metrics=False)
 
 
-# Stage lengths of the tuned coarse-to-fine method, as fractions of the time-to-quality size (64 -> 128 -> 256 at
-# 256²). Measured on 2026-11-29 (benchmarks/RESULTS.md has the outcome): TODO
-STAGES = ((4, 100), (2, 100))
+# Coarse-to-fine stage lengths (per 1000 baseline steps) of the staged method, at 256²: 64² x 500 -> 128² x 500 -> 256².
+# Measured 2026-11-29 with the current L-BFGS on the bfloat16 path (stylize(resume=...) per stage, loaded machine),
+# iterations the 256² stage needed to reach the tutorial's 1000-step loss: after 128² x 100 alone, 359; after
+# 64² x 100 -> 128² x 100, 250; after 64² x 250 -> 128² x 250 (the equal-stage method below), 191. Coarse
+# iterations cost 1/16 and 1/4 of a full-size one, so a longer coarse start is measured here as well.
+STAGES = ((4, 500), (2, 500))
 
 
 def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, save=None) -> dict:

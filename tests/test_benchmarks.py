@@ -90,6 +90,6 @@ def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
     result = measure.time_to_quality(None, 64, 4, partial, saved.append)
     assert result["complete"] and result["methods"]["nststudy L-BFGS"] is lbfgs
     # Adam, the two multiscale starts, and the staged one: 64/4 = 16 and 64/2 = 32 px, at least 10 iterations each
-    assert ran == [(), (32,), (16, 32), ((16, 10), (32, 10), (64, 4))]
+    assert ran == [(), (32,), (16, 32), ((16, 10), (32, 10), (64, 4))]  # 500 per 1000 steps: 2 -> 10
     assert len(saved) == 4 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
     assert "image" not in result["methods"]["nststudy Adam + ExponentialDecay"]
