@@ -9,10 +9,11 @@ import json
 import textwrap
 from pathlib import Path
 
+from . import status as st
 from .files import save_figure, write_text
 from .runs import is_complete, load_run
 from .study_text import markdown_table, rows_from_csv, study_readme, write_index
-from .sweeps import Sweep, Trial, format_value, load_sweep, trial_status
+from .sweeps import Sweep, Trial, format_value, load_sweep, trial_state, trial_status
 
 TERMS = ("total", "content", "style", "tv")
 
@@ -22,7 +23,7 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
     rows = []
     for t in trials:
         folder = runs / t.id
-        status = trial_status(folder)
+        status, reason = trial_state(folder)  # the statuses of nststudy.status
         row = {"trial": t.id, **{k: format_value(v) for k, v in t.axes.items()}, "status": status}
         if is_complete(folder):
             result = json.loads((folder / "result.json").read_text())
@@ -30,8 +31,8 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
             row.update(steps=result.get("steps"), wall_seconds=result.get("wall_seconds"),
                        weights=result.get("weights"))
             row.update({k: v for k, v in result.items() if k.startswith("metric_")})
-        if (folder / "failed.json").is_file():
-            row["reason"] = json.loads((folder / "failed.json").read_text()).get("reason")
+        if reason:
+            row["reason"] = reason
         rows.append(row)
     return rows
 
@@ -116,9 +117,9 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1
             t = cells.get(clabel)
             status = trial_status(runs / t.id) if t else "absent"
             img = runs / t.id / "image.png" if t else None
-            if img is not None and img.is_file() and status in ("complete", "diverged", "stalled"):
+            if img is not None and img.is_file() and status in st.FINISHED:
                 ax.imshow(Image.open(img))
-            if status != "complete":
+            if status != st.COMPLETE:
                 ax.text(0.5, 0.5, status.upper(), ha="center", va="center", transform=ax.transAxes,
                         color="red", fontsize=9)
             ax.set_title(_wrap(clabel) if i == 0 else "", fontsize=7)
