@@ -103,19 +103,18 @@ def per_step(vgg, size: int, steps: int, rounds: int = 2) -> dict:
             "how": paths[0]["how"], "candidates": paths[0]["timings"], "agreement": paths[0]["agreement"]}
 
 
-def _curve_until(content, style, config, target: float, final_from_step: int = 0, check=None, resume=None,
-                 offset=(0, 0.0)) -> dict:
+def _curve_until(content, style, config, target: float, final_from_step: int = 0, check=None) -> dict:
     """Run ``stylize`` until the tutorial's loss of its image is <= target; the loss-vs-time curve and the path.
 
     A run's own total is the tutorial's loss computed on its path; a bfloat16 path's is about 0.1 % off, so a
     step whose total reaches the target is confirmed by ``check(image)`` (float32, the tutorial's code) and the
-    check's time is counted. Steps and seconds start at ``offset`` (for the stages of ``_stages_until``)."""
+    check's time is counted."""
     from nststudy import stylize
 
     curve, reached = [], {}
 
     def callback(it):
-        step, seconds = it.step + offset[0], it.seconds + offset[1]
+        step, seconds = it.step, it.seconds
         curve.append((seconds, it.total, step))
         if it.step > final_from_step and it.total <= target and not reached:
             start = time.perf_counter()
@@ -124,31 +123,10 @@ def _curve_until(content, style, config, target: float, final_from_step: int = 0
                 return True
         return False
 
-    result = stylize(content, style, config, callback=callback, progress=False, metrics=False, resume=resume)
-    path = result.info.get("compute_path", {}).get("name")
+    result = stylize(content, style, config, callback=callback, progress=False, metrics=False)
+    path = result.info.get("compute_path", {}).get("name")  # of the last scale of a multiscale run
     return {"curve": curve, "reached": bool(reached), "seconds": reached.get("seconds"), "step": reached.get("step"),
-            "best": min((c[1] for c in curve[final_from_step:]), default=None), "path": path, "image": result.image}
-
-
-def _stages_until(content, style, stages, target: float, check=None) -> dict:
-    """Coarse to fine with a length per stage, ``[(size, iterations), ...]``: each stage is an L-BFGS
-    ``stylize`` resumed from the previous result upsampled (as ``config.scales`` does, whose stages all have
-    one length); the last stage runs until the target is reached."""
-    x, curve, offset, paths = None, [], (0, 0.0), []
-    for i, (size, iterations) in enumerate(stages):
-        config = tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=iterations, weights=WEIGHTS)
-        resume = None
-        if x is not None:
-            x = np.clip(tf.image.resize(x[None].astype(np.float32), (size, size), "bicubic").numpy(), 0, 255)
-            resume = {"step": 0, "x": x, "optimizer": []}
-        last = i == len(stages) - 1
-        run = _curve_until(content, style, config, target if last else -1.0, 0, check if last else None, resume, offset)
-        curve += run["curve"]
-        paths.append(f"{size}²: {run['path']}")
-        x, offset = run["image"], (curve[-1][2], curve[-1][0])
-    final = sum(n for _, n in stages[:-1])
-    return {"curve": curve, "reached": run["reached"], "seconds": run["seconds"], "step": run["step"],
-            "best": min((c[1] for c in curve[final:]), default=None), "path": ", ".join(paths)}
+            "best": min((c[1] for c in curve[final_from_step:]), default=None), "path": path}
 
 
 def warm_paths(content, style, sizes) -> None:
@@ -160,14 +138,6 @@ def warm_paths(content, style, sizes) -> None:
     for size in sizes:
         config = tutorial_config(size, size, epochs=1, steps_per_epoch=MIN_STEPS, weights=WEIGHTS)
         stylize(content, style, config, callback=lambda it: True, progress=False, metrics=False)
-
-
-# Coarse-to-fine stage lengths (per 1000 baseline steps) of the staged method, at 256²: 64² x 500 -> 128² x 500 -> 256².
-# Measured 2026-11-29 with the current L-BFGS on the bfloat16 path (stylize(resume=...) per stage, loaded machine),
-# iterations the 256² stage needed to reach the tutorial's 1000-step loss: after 128² x 100 alone, 359; after
-# 64² x 100 -> 128² x 100, 250; after 64² x 250 -> 128² x 250 (the equal-stage method below), 191. Coarse
-# iterations cost 1/16 and 1/4 of a full-size one, so a longer coarse start is measured here as well.
-STAGES = ((4, 500), (2, 500))
 
 
 def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, save=None) -> dict:
@@ -200,7 +170,10 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
             save(result)
     target = result["target"]
     quarter = max(10, steps // 4)
-    stages = [(size // k, max(10, n * steps // 1000)) for k, n in STAGES] + [(size, steps)]
+    # Stage lengths measured on 2026-11-29 with the current L-BFGS on the bfloat16 path (each stage its own length,
+    # loaded machine): 256² iterations to the target after 128² x 100: 359; after 64² x 100 -> 128² x 100: 250;
+    # after 64² x 250 -> 128² x 250: 191; after 64² x 500 -> 128² x 500 (which stopped at 322): 204. A coarse
+    # iteration costs 1/16 or 1/4 of a full one, so 250 + 250 (the quarter of 1000 below) is the best measured.
     runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             (f"nststudy multiscale L-BFGS {size // 2}->{size}",
@@ -208,16 +181,11 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
                              scales=(size // 2,), weights=WEIGHTS), quarter),
             (f"nststudy multiscale L-BFGS {size // 4}->{size // 2}->{size}",  # a cheaper coarse start
              tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
-                             scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter),
-            ("nststudy L-BFGS stages " + " -> ".join(f"{s}x{n}" for s, n in stages[:-1]) + f" -> {size}", stages, None)]
+                             scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter)]
     warm_paths(content, style, sorted({size, size // 2, size // 4}))
     for name, config, coarse_steps in runs:
         if name not in methods:
-            if coarse_steps is None:
-                methods[name] = _stages_until(content, style, config, target, tutorial_loss)
-            else:
-                methods[name] = _curve_until(content, style, config, target, coarse_steps, tutorial_loss)
-                methods[name].pop("image")
+            methods[name] = _curve_until(content, style, config, target, coarse_steps, tutorial_loss)
             if save:
                 save(result)
     result["complete"] = True

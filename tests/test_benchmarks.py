@@ -74,12 +74,9 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
 def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
     """An interrupted time-to-quality run keeps the methods it saved and runs only the rest."""
     ran = []
-    done = lambda target: {"curve": [(1.0, target, 1)], "reached": True, "seconds": 1.0, "step": 1, "best": target,  # noqa: E731
-                           "path": "tf.function", "image": None}
+    done = {"curve": [], "reached": True, "seconds": 1.0, "step": 1, "path": "tf.function"}
     monkeypatch.setattr(measure, "_curve_until", lambda c, s, config, target, coarse, check: ran.append(config.scales)
-                        or done(target))
-    monkeypatch.setattr(measure, "_stages_until", lambda c, s, stages, target, check: ran.append(tuple(stages))
-                        or done(target))
+                        or dict(done, best=target))
     monkeypatch.setattr(measure, "warm_paths", lambda c, s, sizes: None)
     monkeypatch.setattr(measure, "TutorialLoop", None)  # the baseline is saved: it must not be rerun
     base = {"curve": [(9.0, 5.0, 4)], "reached": True, "seconds": 9.0, "step": 4, "best": 5.0}
@@ -89,7 +86,5 @@ def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
     saved = []
     result = measure.time_to_quality(None, 64, 4, partial, saved.append)
     assert result["complete"] and result["methods"]["nststudy L-BFGS"] is lbfgs
-    # Adam, the two multiscale starts, and the staged one: 64/4 = 16 and 64/2 = 32 px, at least 10 iterations each
-    assert ran == [(), (32,), (16, 32), ((16, 10), (32, 10), (64, 4))]  # 500 per 1000 steps: 2 -> 10
-    assert len(saved) == 4 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
-    assert "image" not in result["methods"]["nststudy Adam + ExponentialDecay"]
+    assert sorted(ran, key=len) == [(), (32,), (16, 32)]  # Adam, the two multiscale starts
+    assert len(saved) == 3 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
