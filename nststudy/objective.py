@@ -9,6 +9,7 @@ import tensorflow as tf
 from . import cache, losses
 from .config import StyleConfig, model_layers
 from .images import preprocess
+from .models import features
 
 
 def targets(extractor, config: StyleConfig, image: np.ndarray, layers, kind: str, source=None) -> dict:
@@ -53,7 +54,7 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     zero = tf.constant(0.0)
 
     def loss_fn(x):
-        feats = extractor(preprocess(x))
+        feats = features(extractor, preprocess(x))  # at the precision the run's step was traced with
         c = tf.add_n([losses.content_loss(feats[n], content_targets[n]) for n in config.content_layers]) \
             if config.content_layers else zero
         s = losses.style_loss([feats[n] for n in config.style_layers], style_targets,
