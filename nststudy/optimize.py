@@ -48,7 +48,7 @@ def make_schedule(config):
     import keras
 
     return keras.optimizers.schedules.ExponentialDecay(
-        initial_learning_rate=config.learning_rate, decay_steps=config.decay_steps,
+        initial_learning_rate=config.step_size, decay_steps=config.decay_steps,
         decay_rate=config.decay_rate)
 
 

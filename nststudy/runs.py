@@ -72,6 +72,22 @@ def run_directory(directory, weights_source) -> Path:
     return directory
 
 
+def loss_worsened(result) -> bool:
+    """True when the run's final total loss is above its loss at the start image (``info["initial_loss"]``,
+    else the first row of the history): the optimiser made the image worse, e.g. a step size too large."""
+    if not result.history:
+        return False
+    start = result.info.get("initial_loss", result.history[0]["total"])
+    return bool(result.final["total"] > start)
+
+
+def run_status(result) -> str:
+    """result.json's ``status``: ``diverged`` or ``stalled`` as the optimiser reports, ``worsened`` for a run
+    that ran its steps but ended with a higher loss than it started with, else ``complete``."""
+    status = result.stopped if result.stopped in ("diverged", "stalled") else "complete"
+    return "worsened" if status == "complete" and loss_worsened(result) else status
+
+
 def save_run(result, directory, extra: dict | None = None) -> Path:
     """Write a StyleResult's record into ``directory`` (see module docstring); returns the folder used.
 
@@ -96,7 +112,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     plt.close(fig)
     final = result.final
     record = {
-        "status": result.stopped if result.stopped in ("diverged", "stalled") else "complete",
+        "status": run_status(result),
         "stopped": result.stopped,
         "steps": len(result.history),
         "final": {k: final.get(k) for k in HISTORY_COLUMNS[1:]},
@@ -175,4 +191,4 @@ def load_run(directory) -> dict:
     return out
 
 
-__all__ = ["Snapshots", "load_snapshot", "save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory", "HISTORY_COLUMNS"]
+__all__ = ["Snapshots", "load_snapshot", "save_run", "run_status", "loss_worsened", "load_run", "is_complete", "environment", "history_csv", "run_directory", "HISTORY_COLUMNS"]
