@@ -83,6 +83,21 @@ def feature_distances(result, content, style, extractor) -> dict:
     return {"metric_content_distance": c, "metric_style_distance": s}
 
 
+def photo_ratios(metrics: dict, content, style, extractor) -> dict:
+    """A result's style and colour distances as fractions of the photo's own (issue 18's bar for the defaults:
+    style ratio and colour ratio at most 0.4, SSIM to the photo at least 0.25).
+
+    ``metric_style_ratio`` = the result's relative Gram distance to the style / the content image's;
+    ``metric_color_ratio`` = the result's colour distance to the style / the content image's. Both are 1 for
+    the photo itself and 0 for an image with the style's Grams and colours; None when the photo already has
+    the style's statistics. The photo's own distances are kept beside them (``metric_photo_*``)."""
+    own_style = feature_distances(content, content, style, extractor)["metric_style_distance"]
+    own_colour = colour_distance(content, style)
+    return {"metric_style_ratio": metrics["metric_style_distance"] / own_style if own_style > 1e-9 else None,
+            "metric_color_ratio": metrics["metric_colour_to_style"] / own_colour if own_colour > 1e-6 else None,
+            "metric_photo_style_distance": own_style, "metric_photo_colour_to_style": own_colour}
+
+
 def run_metrics(image, content, style, weights_source=None, extractor=None) -> dict:
     """All metrics of a result against its (resized) content and style images, as ``metric_*`` keys."""
     if extractor is None:
@@ -91,9 +106,10 @@ def run_metrics(image, content, style, weights_source=None, extractor=None) -> d
     out.update(feature_distances(image, content, style, extractor))
     out["metric_colour_to_style"] = colour_distance(image, style)
     out["metric_colour_to_content"] = colour_distance(image, content)
+    out.update(photo_ratios(out, content, style, extractor))
     out["metric_reference"] = f"{REFERENCE_MODEL} conv4_2 / conv1_1-conv5_1, {weights_source.label}"
     return out
 
 
-__all__ = ["ssim_luminance", "colour_distance", "feature_distances", "run_metrics", "reference_extractor",
+__all__ = ["ssim_luminance", "colour_distance", "feature_distances", "photo_ratios", "run_metrics", "reference_extractor",
            "luminance", "REFERENCE_MODEL", "REFERENCE_CONTENT", "REFERENCE_STYLE"]
