@@ -37,7 +37,7 @@ class OptimizeOutcome:
     image: np.ndarray  # float32 (1, H, W, 3), RGB 0..255
     steps: int  # steps completed
     stopped: str  # "completed" | "callback" | "diverged" | "stalled" (L-BFGS ended without lowering the loss)
-    info: dict = field(default_factory=dict)  # optimiser-specific (e.g. L-BFGS iterations, evaluations)
+    info: dict = field(default_factory=dict)  # initial_loss (the start image's); optimiser-specific (L-BFGS iterations ...)
 
 
 def _numpy_terms(terms) -> dict:
@@ -87,9 +87,10 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
         last_finite.assign(tf.where(tf.reduce_all(tf.math.is_finite(x)), x, last_finite))
         return terms
 
-    stopped, done = "completed", start
+    stopped, done, info = "completed", start, {}
     for i in range(start, config.total_steps):
         terms = _numpy_terms(step())
+        info.setdefault("initial_loss", terms["total"])  # the first step evaluates the start image, then updates it
         if not np.isfinite(terms["total"]):
             stopped = "diverged"
             on_step(i, terms, lambda: last_finite.numpy(), None)
@@ -98,7 +99,7 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
         if on_step(i, terms, lambda: x.numpy(), state):
             stopped = "callback"
             break
-    return OptimizeOutcome(last_finite.numpy(), done, stopped)
+    return OptimizeOutcome(last_finite.numpy(), done, stopped, info)
 
 
 def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
@@ -185,7 +186,7 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     info = {"lbfgs_iterations": sum(int(r.nit) for r in calls),
             "lbfgs_function_evaluations": sum(int(r.nfev) for r in calls),
             "lbfgs_message": str(calls[-1].message), "lbfgs_restarts": len(calls) - 1,
-            "lbfgs_objective_scale": float(scale)}
+            "lbfgs_objective_scale": float(scale), "initial_loss": state.get("f0")}
     if state["stopped"] == "completed" and state["step"] < config.total_steps:
         info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended without progress
         if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss

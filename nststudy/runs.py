@@ -77,7 +77,8 @@ def loss_worsened(result) -> bool:
     else the first row of the history): the optimiser made the image worse, e.g. a step size too large."""
     if not result.history:
         return False
-    start = result.info.get("initial_loss", result.history[0]["total"])
+    start = result.info.get("initial_loss")
+    start = result.history[0]["total"] if start is None else start
     return bool(result.final["total"] > start)
 
 

@@ -227,15 +227,12 @@ def run_objective(loss_fn, x0, config, source, content, style, callback=None, pr
                                          seconds, image_fn, state_fn)))
         return False
 
-    # The loss at the start image, whatever row the optimiser reports first: a run that ends above it is
-    # recorded "worsened" (runs.run_status). One forward pass, no gradient.
-    initial_loss = float(loss_fn(tf.constant(np.asarray(x0, np.float32)))["total"])
     try:
         outcome = optimize(loss_fn, x0, config, on_step, resume)
     finally:
         if bar is not None:
             bar.close()
-    info = {"initial_loss": initial_loss, **outcome.info}
+    info = dict(outcome.info)
     if outcome.stopped == "diverged":
         info["diverged_at_step"] = history[-1]["step"] if history else 0
     return StyleResult(to_uint8(outcome.image), history, config, source, content, style, outcome.stopped, info)

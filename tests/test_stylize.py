@@ -103,14 +103,15 @@ def test_a_run_that_ends_above_its_start_is_recorded_worsened(tmp_path):
     assert record["info"]["initial_loss"] == result.info["initial_loss"]
 
 
-def test_initial_loss_is_the_loss_of_the_start_image():
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_initial_loss_is_the_loss_of_the_start_image(optimizer):
     # With content init the content term is 0 at the start image, so the initial total is β·L_style of the
     # content image: compare with the objective evaluated directly at that image.
     from nststudy.models import build_extractor
     from nststudy.objective import make_loss_fn
     from nststudy.stylize import prepare_images
 
-    config = cfg()
+    config = cfg(optimizer=optimizer)
     result = run(config.replace(steps_per_epoch=2))
     content, style = prepare_images(make_content(), make_style(), config)
     extractor = build_extractor(config.model, list(config.content_layers + config.style_layers),
