@@ -304,8 +304,9 @@ def test_bundled_paintings(name, shape):
 
 def test_bundled_paintings_ship_with_the_package():
     # pyproject's package-data must list every bundled JPEG, or an installed (non-editable) copy lacks them.
-    import tomllib
     from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
 
     from nststudy.images import PAINTINGS, SAMPLE_DIR
 
