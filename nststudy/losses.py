@@ -107,6 +107,33 @@ def total_variation_loss(image, beta=2.0):
     return tf.reduce_sum(tf.pow(sq + 1e-8, beta / 2.0))
 
 
+def feature_positions(height: int, width: int, poolings: int) -> int:
+    """M_l = ⌊H / 2^p⌋ · ⌊W / 2^p⌋: the positions of a VGG layer reached through ``p`` poolings from an
+    H×W image (seed 000: "M_l is the size of the feature map (height×width)"). VGG's 3×3 convolutions keep
+    the size ('same' padding); each of Keras's 2×2, stride-2 'valid' poolings (max or average) halves a side
+    and drops an odd last row or column, and ⌊⌊n/2⌋/2⌋ = ⌊n/4⌋, so p poolings floor n / 2^p once."""
+    return (int(height) >> int(poolings)) * (int(width) >> int(poolings))
+
+
+def gram_rescale(content_hw, style_hw, poolings: int) -> float:
+    """M_l(x) / M_l(a): the factor that puts the Gram of a style image a, taken at another size than the
+    image x being optimised, on x's scale at a layer reached through ``poolings`` poolings.
+
+    G^l = F^l F^lᵀ sums over the M_l positions of layer l (seed 000, eq. 3), so it grows with M_l; scaled by
+    M_l(x) / M_l(a) it describes the same per-position statistics with x's number of positions, which is
+    what E_l's 1 / (4 N_l² M_l²) (eq. 4) assumes. M_l comes from ``feature_positions``, not from the pixel
+    areas: flooring at each pooling makes them differ (5/21 instead of 1/4 at block5 for a 256×171 content
+    and its 512×342 style, 4.8 % apart). ``content_hw`` and ``style_hw`` are (height, width) in pixels.
+    """
+    m_x = feature_positions(*content_hw[:2], poolings)
+    m_a = feature_positions(*style_hw[:2], poolings)
+    if not (m_x and m_a):
+        raise ValueError(f"after {poolings} poolings a {content_hw[1]}x{content_hw[0]} image has {m_x} and a "
+                         f"{style_hw[1]}x{style_hw[0]} style image {m_a} feature positions: no positions left "
+                         f"for a Gram; use larger images or a shallower layer")
+    return m_x / m_a
+
+
 def alpha_norm(image, alpha=6.0):
     """‖x‖_α^α = Σ |x|^α (Mahendran & Vedaldi's bounded-range prior; they use α = 6)."""
     x = tf.convert_to_tensor(image, tf.float32)
@@ -114,4 +141,4 @@ def alpha_norm(image, alpha=6.0):
 
 
 __all__ = ["content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss",
-           "total_variation_loss", "alpha_norm"]
+           "total_variation_loss", "alpha_norm", "feature_positions", "gram_rescale"]

@@ -351,6 +351,37 @@ def test_alpha_norm_gradient():
     np.testing.assert_allclose(_np(tape.gradient(loss, var)), [-2.0, 4.0, 1.0, -6.0], rtol=1e-6)
 
 
+# ------------------------------------------------------------------------------- Grams across sizes
+
+def test_feature_positions_floor_at_every_pooling():
+    """Keras's 2x2, stride-2 'valid' pooling floors an odd side: 171 -> 85 -> 42 -> 21 -> 10."""
+    assert losses.feature_positions(256, 171, 0) == 256 * 171
+    assert losses.feature_positions(256, 171, 1) == 128 * 85
+    assert losses.feature_positions(256, 171, 4) == 16 * 10  # not 256·171 / 16² = 171
+    assert losses.feature_positions(16, 11, 2) == 4 * 2  # 16 -> 8 -> 4, 11 -> 5 -> 2
+
+
+def test_gram_rescale_by_hand():
+    """M_l(x) / M_l(a) from each layer's positions, not the pixel areas (which give 1/4 at every layer for a
+    style image twice the content's size)."""
+    # 16x11 content, 32x22 style, 2 poolings: 16 -> 8 -> 4, 11 -> 5 -> 2: 8 positions;
+    # 32 -> 16 -> 8, 22 -> 11 -> 5: 40 positions. 8 / 40 = 0.2 (pixel areas: 176 / 704 = 0.25).
+    assert losses.gram_rescale((16, 11), (32, 22), 2) == pytest.approx(0.2, rel=1e-12)
+    # The issue's case: a 256x171 content at style_scale 2 (style 512x342), block5 (4 poolings):
+    # 256 -> 16, 171 -> 85 -> 42 -> 21 -> 10: 160 positions; 512 -> 32, 342 -> 171 -> 85 -> 42 -> 21: 672.
+    # 160 / 672 = 5 / 21 = 0.238095..., 4.8 % below the pixel ratio 0.25.
+    assert losses.gram_rescale((256, 171), (512, 342), 4) == pytest.approx(5 / 21, rel=1e-12)
+    assert losses.gram_rescale((256, 171), (512, 342), 0) == pytest.approx(0.25, rel=1e-12)
+    assert losses.gram_rescale((40, 40), (40, 40), 3) == 1.0  # same size: Grams taken as they are
+
+
+def test_gram_rescale_refuses_a_layer_with_no_positions():
+    # 16x11 through 4 poolings: 16 -> 1, 11 -> 5 -> 2 -> 1 -> 0: no positions left at block5.
+    with pytest.raises(ValueError, match="no positions"):
+        losses.gram_rescale((16, 11), (32, 22), 4)
+
+
 def test_public_names():
     assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss",
-                                   "style_loss", "total_variation_loss", "alpha_norm"}
+                                   "style_loss", "total_variation_loss", "alpha_norm", "feature_positions",
+                                   "gram_rescale"}
