@@ -1,7 +1,10 @@
 """Command line: ``nststudy stylize``, ``nststudy demo`` (also ``python -m nststudy``).
 
-Bad input ends with exit code 2 and a one-line reason on stderr, never a traceback; a run that diverged
-or stalled (L-BFGS gave up without lowering the loss) ends with exit code 3 after saving its record.
+Bad input (and every error nststudy raises on purpose: see ``main``) ends with exit code 2 and a one-line
+reason on stderr, never a traceback; a run that diverged, stalled (L-BFGS gave up without lowering the loss)
+or worsened (its loss ended above its start) ends with exit code 3 after saving its record.
+``nststudy sweep`` ends with 0 when every trial is complete, 3 when every trial finished but some are flagged
+(stopped, diverged, stalled, worsened) and 1 when any failed (``nststudy.status``).
 """
 
 from __future__ import annotations
@@ -13,11 +16,10 @@ from pathlib import Path
 
 from .config import FIELD_NAMES, StyleConfig, parse_value
 
-DEMO_CONTENT = "chelsea"
-DEMO_STYLE = "hubble_deep_field"
-# About 3-7 minutes on 2 cores. beta = 10 rather than the default 1: in 300 steps from the photo, beta = 1
-# leaves the sparse star texture barely visible (seen here), beta = 10 shows it clearly with the cat intact.
-DEMO_SETTINGS = {"image_size": 256, "epochs": 3, "steps_per_epoch": 100, "style_weight": 10.0}
+DEMO_CONTENT = "tubingen"  # Gatys et al. 2016 Fig. 2: the Tübingen photo (Andreas Praefcke, CC BY 3.0) ...
+DEMO_STYLE = "starry_night"  # ... in the style of The Starry Night
+# The demo runs StyleConfig's defaults, unchanged: it shows what `stylize(photo, painting)` gives.
+DEMO_SETTINGS = {}
 
 
 class UsageError(Exception):
@@ -46,7 +48,7 @@ def config_from_args(config_path, sets, base=None) -> StyleConfig:
 
 def _stylize(args) -> int:
     from .models import resolve_weights
-    from .runs import Snapshots, load_snapshot, run_directory, save_run
+    from .runs import Snapshots, clear_snapshots, load_snapshot, run_directory, save_run
     from .stylize import stylize
 
     if args.resume:
@@ -66,13 +68,18 @@ def _stylize(args) -> int:
             raise UsageError("stylize needs CONTENT STYLE -o DIR (or --resume DIR)")
         config = config_from_args(args.config, args.set)
         callback = None
-        if config.snapshot_every:
+        if config.snapshot_every:  # the callback clears an older run's snapshots at the first step
             out = run_directory(args.output, resolve_weights(config.model, config.weights, config.seed))
             callback = Snapshots(out, config.snapshot_every, args.content, args.style, config)
         result = stylize(args.content, args.style, config, callback=callback, progress=not args.quiet)
+        if not config.snapshot_every:  # no snapshot of another run may stay beside this run's record
+            clear_snapshots(run_directory(args.output, result.weights_source))
         out = save_run(result, args.output)
     _report(result, out)
-    return 3 if result.stopped in ("diverged", "stalled") else 0
+    from .runs import run_status
+    from .status import EXIT_FLAGGED, FLAGGED
+
+    return EXIT_FLAGGED if run_status(result) in FLAGGED else 0
 
 
 def _demo(args) -> int:
@@ -105,6 +112,11 @@ def _report(result, out):
     print(f"{result.stopped} after {len(result.history)} steps in {final.get('seconds', 0):.1f} s; "
           f"final loss {final.get('total', float('nan')):.4g} (content {final.get('content', 0):.4g}, "
           f"style {final.get('style', 0):.4g})")
+    from .runs import loss_worsened
+
+    if result.stopped == "completed" and loss_worsened(result):
+        print(f"worsened: the final loss is above the start image's ({result.info.get('initial_loss', 0):.4g}); "
+              f"a smaller learning_rate may help")
     print(f"run folder: {out}/ (image.png, loss.png, history.csv, config.json, env.json, result.json)")
 
 
@@ -120,14 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder")
-    s.add_argument("content", nargs="?", help="content image: path or bundled sample (astronaut, chelsea, coffee, rocket)")
-    s.add_argument("style", nargs="?", help="style image: path or bundled sample (hubble_deep_field, brick, gravel, grass)")
+    s.add_argument("content", nargs="?", help="content image: path or bundled sample (tubingen, astronaut, chelsea, coffee, rocket)")
+    s.add_argument("style", nargs="?", help="style image: path or bundled sample (starry_night, the_scream, shipwreck, great_wave, udnie; "
+                                           "textures hubble_deep_field, brick, gravel, grass)")
     s.add_argument("-o", "--output", help="run folder to write")
     s.add_argument("--resume", metavar="DIR", help="continue a killed run from its last snapshot (needs snapshot_every > 0)")
     common(s)
     s.set_defaults(func=_stylize)
 
-    d = sub.add_parser("demo", help="stylise a bundled photo with a bundled texture (no downloads)")
+    d = sub.add_parser("demo", help="stylise the bundled Tübingen photo with The Starry Night (no downloads)")
     d.add_argument("-o", "--output", default="runs/demo", help="run folder (default: runs/demo)")
     d.add_argument("--content", default=DEMO_CONTENT, help=f"default: {DEMO_CONTENT}")
     d.add_argument("--style", default=DEMO_STYLE, help=f"default: {DEMO_STYLE}")
@@ -157,12 +170,26 @@ def _cli_sweep(args) -> int:
 
     summary = run_sweep(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
                         report=not args.no_report)
-    print(f"{summary['sweep']}: {summary['trials']} trials, {summary['ran']} run now, "
-          f"{len(summary['failed'])} failed{': ' + ', '.join(summary['failed']) if summary['failed'] else ''}")
+    by_status = {}
+    for tid, status in summary["statuses"].items():
+        by_status.setdefault(status, []).append(tid)
+    counts = ", ".join(f"{n} {s}" + ("" if s == "complete" else ": " + ", ".join(by_status[s]))
+                       for s, n in summary["counts"].items())
+    print(f"{summary['sweep']}: {summary['trials']} trials, {summary['ran']} run now; {counts}")
     for key in ("results", "grid", "losses", "readme"):
         if key in summary:
             print(f"  {key}: {summary[key]}")
-    return 1 if summary["failed"] else 0
+    return summary["exit_code"]  # 0 all complete, 3 all finished but some flagged, 1 some failed (nststudy.status)
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its message's lines joined (YAML's errors span several), or its class name
+    when it has no message; an OSError with its file name when it has one."""
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror} ({e.filename})" if e.filename else e.strerror
+    else:
+        text = str(e)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(e).__name__
 
 
 # --- Real time (issue 20): ``nststudy train`` and ``nststudy apply`` -----------------------------------------
@@ -239,22 +266,24 @@ def _cli_apply(args) -> int:
 
 
 def main(argv=None) -> int:
+    """Run a command. Every error nststudy raises on purpose ends as ``nststudy: error: <one line>`` on
+    stderr and exit code 2 (``WeightsNotFoundError`` adds the places it looked at on the lines below);
+    Ctrl-C as ``nststudy: interrupted`` and exit code 130. Anything else is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     from .images import ImageError
     from .models import WeightsFileError, WeightsNotFoundError
 
     try:
         return args.func(args)
-    except WeightsNotFoundError as e:
+    except WeightsNotFoundError as e:  # its message lists the places looked at and the fix: keep the lines
         print(f"nststudy: error: {e}", file=sys.stderr)
-    except (UsageError, ImageError, WeightsFileError, ValueError, PermissionError, FileNotFoundError,
-            RuntimeError) as e:
-        print(f"nststudy: error: {e}", file=sys.stderr)
+    except (UsageError, ImageError, WeightsFileError, ValueError, MemoryError, RuntimeError, OSError) as e:
+        # OSError covers FileNotFoundError, PermissionError and a full disk (errno 28); MemoryError is the
+        # memory check's refusal (nststudy.memory.check_fits) or a real allocation failure.
+        print(f"nststudy: error: {one_line(e)}", file=sys.stderr)
     except KeyboardInterrupt:
         print("nststudy: interrupted", file=sys.stderr)
         return 130
-    except OSError as e:
-        print(f"nststudy: error: {e.strerror or e} ({getattr(e, 'filename', '') or ''})", file=sys.stderr)
     return 2
 
 

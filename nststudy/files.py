@@ -9,36 +9,45 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
 
-def _mode_for(path: Path) -> int:
-    """The permissions a plain ``open(path, "w")`` would give: the old file's, else 0o666 less the umask.
+def _create_temp(path: Path, suffix: str) -> Path:
+    """Create an empty, unique temporary file next to ``path`` with the permissions a plain
+    ``open(path, "w")`` would give (0o666 less the umask, applied by the kernel).
 
-    (``mkstemp`` creates its file 0o600, which would leave every record readable by its owner only.)
+    Never reads the umask with ``os.umask``, which can only be read by setting it: another thread creating
+    a file in between would get the wrong permissions. (``mkstemp`` creates its file 0o600, which would
+    leave every record readable by its owner only.)
     """
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: could not create a unique temporary file for {path.name}")
 
 
 @contextmanager
 def atomic_path(path, suffix=None):
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically."""
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
+
+    The new file keeps the old file's permissions, else gets those of a plain ``open(path, "w")``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _create_temp(path, suffix or path.suffix or ".tmp")
     try:
-        yield Path(tmp)
+        yield tmp
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.chmod(tmp, _mode_for(path))
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        except FileNotFoundError:
+            pass  # a new file: the mode it was created with stands
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -44,8 +44,30 @@ def style_layer_loss(features, target_gram):
     return tf.reduce_sum(tf.square(gram - target_gram)) / (4.0 * n * n * m * m)
 
 
-def style_loss(features, target_grams, layer_weights):
-    """L_style = Σ_l ω_l E_l  (seed 000, eq. 5).
+def normalized_style_layer_loss(features, target_gram):
+    """Ê_l = Σ (G − A)² / Σ A² = E_l / E_l|_{G=0}: the squared relative Gram error of a layer.
+
+    E_l (Gatys et al. 2016 eq. 4; seed 000) divided by its own value for an all-zero feature map
+    (G = 0), which is ‖A‖²_F / (4 N² M²); the 1/(4N²M²) factors cancel. Ê_l is 0 at a match and 1 for
+    a black feature map, whatever the layer's activation scale: E_l grows with the 4th power of the
+    activations, and in Keras's unscaled VGG19 the five style layers' E_l differ by orders of
+    magnitude, so the deepest ones dominate L_style. Its square root is the per-layer relative Gram
+    distance this package's metrics report (``metrics.feature_distances``). Dividing by the target alone
+    (not by E_l at the start image, the other normalisation issue 18 names) keeps the objective a
+    property of the style image: the same for every init, across a resume and at every scale of a
+    multiscale run, and cacheable with the target. Not from a paper: Gatys et al. rescale the network's
+    weights instead (mean activation 1 per filter, 2016 §2); crowsonkb/style-transfer-pytorch divides
+    each MSE by its L1 norm for the same reason.
+    """
+    f = _as_matrix(features)
+    gram = tf.matmul(f, f, transpose_a=True)
+    target_gram = tf.convert_to_tensor(target_gram, tf.float32)
+    return tf.reduce_sum(tf.square(gram - target_gram)) / tf.reduce_sum(tf.square(target_gram))
+
+
+def style_loss(features, target_grams, layer_weights, normalized=False):
+    """L_style = Σ_l ω_l E_l  (seed 000, eq. 5); with ``normalized``, Σ_l ω_l Ê_l
+    (``normalized_style_layer_loss``).
 
     ``features`` and ``target_grams`` are sequences (or dicts keyed by layer name) in the same order
     as ``layer_weights``.
@@ -59,9 +81,10 @@ def style_loss(features, target_grams, layer_weights):
     if not (len(features) == len(target_grams) == len(layer_weights)):
         raise ValueError(f"style_loss got {len(features)} feature maps, {len(target_grams)} Gram targets "
                          f"and {len(layer_weights)} weights; they must match one to one")
+    layer_loss = normalized_style_layer_loss if normalized else style_layer_loss
     total = tf.constant(0.0)
     for f, a, w in zip(features, target_grams, layer_weights):
-        total += float(w) * style_layer_loss(f, a)
+        total += float(w) * layer_loss(f, a)
     return total
 
 
@@ -84,6 +107,33 @@ def total_variation_loss(image, beta=2.0):
     return tf.reduce_sum(tf.pow(sq + 1e-8, beta / 2.0))
 
 
+def feature_positions(height: int, width: int, poolings: int) -> int:
+    """M_l = ⌊H / 2^p⌋ · ⌊W / 2^p⌋: the positions of a VGG layer reached through ``p`` poolings from an
+    H×W image (seed 000: "M_l is the size of the feature map (height×width)"). VGG's 3×3 convolutions keep
+    the size ('same' padding); each of Keras's 2×2, stride-2 'valid' poolings (max or average) halves a side
+    and drops an odd last row or column, and ⌊⌊n/2⌋/2⌋ = ⌊n/4⌋, so p poolings floor n / 2^p once."""
+    return (int(height) >> int(poolings)) * (int(width) >> int(poolings))
+
+
+def gram_rescale(content_hw, style_hw, poolings: int) -> float:
+    """M_l(x) / M_l(a): the factor that puts the Gram of a style image a, taken at another size than the
+    image x being optimised, on x's scale at a layer reached through ``poolings`` poolings.
+
+    G^l = F^l F^lᵀ sums over the M_l positions of layer l (seed 000, eq. 3), so it grows with M_l; scaled by
+    M_l(x) / M_l(a) it describes the same per-position statistics with x's number of positions, which is
+    what E_l's 1 / (4 N_l² M_l²) (eq. 4) assumes. M_l comes from ``feature_positions``, not from the pixel
+    areas: flooring at each pooling makes them differ (5/21 instead of 1/4 at block5 for a 256×171 content
+    and its 512×342 style, 4.8 % apart). ``content_hw`` and ``style_hw`` are (height, width) in pixels.
+    """
+    m_x = feature_positions(*content_hw[:2], poolings)
+    m_a = feature_positions(*style_hw[:2], poolings)
+    if not (m_x and m_a):
+        raise ValueError(f"after {poolings} poolings a {content_hw[1]}x{content_hw[0]} image has {m_x} and a "
+                         f"{style_hw[1]}x{style_hw[0]} style image {m_a} feature positions: no positions left "
+                         f"for a Gram; use larger images or a shallower layer")
+    return m_x / m_a
+
+
 def alpha_norm(image, alpha=6.0):
     """‖x‖_α^α = Σ |x|^α (Mahendran & Vedaldi's bounded-range prior; they use α = 6)."""
     x = tf.convert_to_tensor(image, tf.float32)
@@ -102,5 +152,5 @@ def stability_loss(output, noisy_output):
     return tf.reduce_mean(tf.square(a - b))
 
 
-__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "style_loss", "total_variation_loss",
-           "alpha_norm", "stability_loss"]
+__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss",
+           "total_variation_loss", "alpha_norm", "feature_positions", "gram_rescale", "stability_loss"]

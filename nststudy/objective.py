@@ -7,8 +7,9 @@ import numpy as np
 import tensorflow as tf
 
 from . import cache, losses
-from .config import StyleConfig
+from .config import StyleConfig, model_layers
 from .images import preprocess
+from .models import features
 
 
 def targets(extractor, config: StyleConfig, image: np.ndarray, layers, kind: str, source=None) -> dict:
@@ -32,8 +33,9 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     """Targets computed once; returns ``loss_fn(x) -> terms`` for an RGB (1, H, W, 3) image in 0..255.
 
     ``style`` is one image or a list blended with ``blend`` weights. A style image of another size than
-    the content (``style_scale``) has its Grams rescaled by M_x / M_style, since G = FFᵀ sums over the M
-    positions: the targets then describe the same per-position statistics at the result's size.
+    the content (``style_scale``) has each layer's Gram rescaled by M_l(x) / M_l(style), the positions of
+    that layer in each image (``losses.gram_rescale``), since G = FFᵀ sums over the M_l positions: the
+    targets then describe the same per-position statistics at the result's size.
     With ``source`` (the weights) given, targets go through the on-disk cache when one is set (cache.py).
     """
     content_feats = targets(extractor, config, content, config.content_layers, "features", source)
@@ -41,20 +43,22 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     styles = style if isinstance(style, list) else [style]
     blend = blend or [1.0 / len(styles)] * len(styles)
     style_targets = [tf.zeros(())] * len(config.style_layers)
+    order = model_layers(config.model)
+    poolings = {n: sum("pool" in m for m in order[: order.index(n) + 1]) for n in config.style_layers}
     for image, w in zip(styles, blend):
         grams = targets(extractor, config, image, config.style_layers, "gram", source)
-        ratio = (content.shape[0] * content.shape[1]) / (image.shape[0] * image.shape[1])
-        style_targets = [acc + w * ratio * grams[n] for acc, n in zip(style_targets, config.style_layers)]
+        style_targets = [acc + w * losses.gram_rescale(content.shape, image.shape, poolings[n]) * grams[n]
+                         for acc, n in zip(style_targets, config.style_layers)]
     style_targets = [tf.constant(g) for g in style_targets]
     a, b, t = config.content_weight, config.style_weight, config.tv_weight
     zero = tf.constant(0.0)
 
     def loss_fn(x):
-        feats = extractor(preprocess(x))
+        feats = features(extractor, preprocess(x))  # at the precision the run's step was traced with
         c = tf.add_n([losses.content_loss(feats[n], content_targets[n]) for n in config.content_layers]) \
             if config.content_layers else zero
-        s = losses.style_loss([feats[n] for n in config.style_layers], style_targets,
-                              config.style_layer_weights) if config.style_layers else zero
+        s = losses.style_loss([feats[n] for n in config.style_layers], style_targets, config.style_layer_weights,
+                              normalized=config.style_normalization == "target") if config.style_layers else zero
         tv = losses.total_variation_loss(x) if t else zero
         return {"total": a * c + b * s + t * tv, "content": c, "style": s, "tv": tv}
 

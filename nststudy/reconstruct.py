@@ -14,7 +14,7 @@ import tensorflow as tf
 from . import losses
 from .config import StyleConfig, keras_layer_name
 from .images import fit_size, load_image, preprocess, resize
-from .models import build_extractor, resolve_weights
+from .models import build_extractor, features, resolve_weights
 from .stylize import StyleResult, run_objective, set_seed, stylize, to_uint8
 
 # Mahendran & Vedaldi's normalisation: B is the typical Euclidean norm of a mean-subtracted pixel
@@ -94,7 +94,7 @@ def invert_features(image, layer, config: StyleConfig = StyleConfig(), alpha=6.0
     mean_rgb = tf.constant([123.68, 116.779, 103.939])
 
     def loss_fn(x):
-        feats = extractor(preprocess(x))[name]
+        feats = features(extractor, preprocess(x))[name]
         data = tf.reduce_sum(tf.square(feats - target)) / target_sq
         centred = x - mean_rgb
         prior = lambda_alpha * losses.alpha_norm(centred, alpha) / (hw * MV_B ** alpha)

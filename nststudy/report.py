@@ -9,10 +9,11 @@ import json
 import textwrap
 from pathlib import Path
 
+from . import status as st
 from .files import save_figure, write_text
 from .runs import is_complete, load_run
-from .study_text import markdown_table, rows_from_csv, study_readme, write_index
-from .sweeps import Sweep, Trial, format_value, load_sweep, trial_status
+from .study_text import comparable, markdown_table, rows_from_csv, study_readme, write_index
+from .sweeps import Sweep, Trial, format_value, load_sweep, trial_state, trial_status
 
 TERMS = ("total", "content", "style", "tv")
 
@@ -22,7 +23,7 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
     rows = []
     for t in trials:
         folder = runs / t.id
-        status = trial_status(folder)
+        status, reason = trial_state(folder)  # the statuses of nststudy.status
         row = {"trial": t.id, **{k: format_value(v) for k, v in t.axes.items()}, "status": status}
         if is_complete(folder):
             result = json.loads((folder / "result.json").read_text())
@@ -30,8 +31,8 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
             row.update(steps=result.get("steps"), wall_seconds=result.get("wall_seconds"),
                        weights=result.get("weights"))
             row.update({k: v for k, v in result.items() if k.startswith("metric_")})
-        if (folder / "failed.json").is_file():
-            row["reason"] = json.loads((folder / "failed.json").read_text()).get("reason")
+        if reason:
+            row["reason"] = reason
         rows.append(row)
     return rows
 
@@ -116,9 +117,9 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, cell: float = 1
             t = cells.get(clabel)
             status = trial_status(runs / t.id) if t else "absent"
             img = runs / t.id / "image.png" if t else None
-            if img is not None and img.is_file() and status in ("complete", "diverged", "stalled"):
+            if img is not None and img.is_file() and status in st.FINISHED:
                 ax.imshow(Image.open(img))
-            if status != "complete":
+            if status != st.COMPLETE:
                 ax.text(0.5, 0.5, status.upper(), ha="center", va="center", transform=ax.transAxes,
                         color="red", fontsize=9)
             ax.set_title(_wrap(clabel) if i == 0 else "", fontsize=7)
@@ -161,6 +162,8 @@ def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
     points = [(r, t) for r, t in zip(rows, trials) if r.get("metric_ssim_content") is not None
               and r.get("metric_style_distance") is not None]
     if not points or "task" in sweep.base:  # reconstructions have no content and style to trade
+        return None
+    if not comparable(r for r, _ in points):
         return None
     labels = [", ".join(format_value(v) for k, v in t.axes.items() if k != "pair") or str(r.get("pair", ""))
               for r, t in points]
@@ -210,14 +213,22 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
         fig = make(sweep, trials, runs)
         save_figure(fig, out / name, dpi=80)
         plt.close(fig)
-    fig = tradeoff(sweep, trials, rows)
-    if fig is not None:
-        save_figure(fig, out / "tradeoff.png", dpi=80)
-        plt.close(fig)
+    _write_tradeoff(out, tradeoff(sweep, trials, rows))
     write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
     write_index(sweep.folder.parent)
     return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
             "losses": str(out / "losses.png"), "readme": str(out / "README.md")}
+
+
+def _write_tradeoff(out: Path, fig) -> None:
+    """Save the trade-off figure, or remove an older one when this record has none to draw."""
+    import matplotlib.pyplot as plt
+
+    if fig is None:
+        (out / "tradeoff.png").unlink(missing_ok=True)
+        return
+    save_figure(fig, out / "tradeoff.png", dpi=80)
+    plt.close(fig)
 
 
 def build_report(sweep_path, preset=None) -> dict:
@@ -240,10 +251,7 @@ def build_report(sweep_path, preset=None) -> dict:
         rows = rows_from_csv(out / "results.csv")
         by_id = {r.get("trial"): r for r in rows}
         known = [t for t in trials if t.id in by_id]
-        fig = tradeoff(sweep, known, [by_id[t.id] for t in known])  # the only figure the table alone can redraw
-        if fig is not None:
-            save_figure(fig, out / "tradeoff.png", dpi=80)
-            plt.close(fig)
+        _write_tradeoff(out, tradeoff(sweep, known, [by_id[t.id] for t in known]))  # the table alone redraws it
         write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
         write_index(sweep.folder.parent)
         return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),

@@ -8,8 +8,18 @@ import json
 import textwrap
 from pathlib import Path
 
+from . import status
 from .files import write_text
-from .sweeps import Sweep, load_sweep
+from .sweeps import Sweep, load_sweep, preset_overrides
+
+
+def comparable(rows) -> bool:
+    """Whether the style distances of ``rows`` share one axis: within each image pair, every row was measured
+    against the same reference (a blend sweep's rows each measure against their own blended target)."""
+    references = {}
+    for r in rows:
+        references.setdefault(str(r.get("pair", "")), set()).add(r.get("metric_reference"))
+    return all(len(refs) == 1 for refs in references.values())
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -32,25 +42,34 @@ def markdown_table(rows: list[dict]) -> str:
 def study_readme(sweep: Sweep, rows, preset, runs: Path) -> str:
     rel = sweep.path.relative_to(sweep.path.parents[2]) if len(sweep.path.parents) > 2 else sweep.path
     cmd = f"nststudy sweep {rel}" + (f" --preset {preset}" if preset else "")
-    done = sum(r["status"] == "complete" for r in rows)
+    done = sum(r["status"] == status.COMPLETE for r in rows)
+    others = ", ".join(f"{n} {s}" for s, n in status.counts(r["status"] for r in rows).items()
+                       if s != status.COMPLETE)
     wall = sum(r.get("wall_seconds") or 0 for r in rows)
     parts = [f"# {sweep.name}", "", f"**Question.** {sweep.question}", "", f"**Source.** {sweep.source}", "",
-             f"**Reproduce.** `{cmd}` (resumable: a re-run skips finished trials)", ""]
+             f"**Reproduce.** `{cmd}` (resumable: a re-run reuses the finished trials whose parameters, images and "
+             "notebook defaults are unchanged)", ""]
     if sweep.expected_runtime:
         parts += [f"**Expected runtime.** {sweep.expected_runtime}", ""]
     last = runs.parent / "sweep.json"
     ran = json.loads(last.read_text()) if last.is_file() else None
     took = (f" The last `nststudy sweep` call ran {ran['ran']} trial(s) in {ran['wall_seconds'] / 60:.1f} min here "
             f"(finished {ran['finished']}, {ran['workers']} worker(s))." if ran else "")
-    parts += [f"**Record.** {done}/{len(rows)} trials complete; optimisation wall time {wall / 60:.1f} min in all; "
-              f"weights: {_weights_label_rows(rows)}.{took}", ""]
+    parts += [f"**Record.** {done}/{len(rows)} trials complete{f' ({others})' if others else ''}; optimisation wall "
+              f"time {wall / 60:.1f} min in all; weights: {_weights_label_rows(rows)}.{took}", ""]
     if preset:
+        scaled = "; ".join(f"{k} {', '.join(map(str, m))} -> {', '.join(map(str, m.values()))}"
+                           for k, m in preset_overrides(sweep, preset)[1].items())
         parts += [f"> Preset `{preset}`: tiny images, a few steps and random weights. These figures test the "
-                  "machinery only and say nothing about style transfer.", ""]
+                  "machinery only and say nothing about style transfer."
+                  + (f" Swept counts scaled down in proportion: {scaled}." if scaled else ""), ""]
     parts += ["![grid](grid.png)", "", "![losses](losses.png)", ""]
     if ("task" not in sweep.base and (runs.parent / "tradeoff.png").is_file()
             and any(r.get("metric_ssim_content") is not None for r in rows)):
         parts += ["![trade-off](tradeoff.png)", ""]
+    elif "task" not in sweep.base and any(r.get("metric_reference") for r in rows) and not comparable(rows):
+        parts += ["No trade-off plot: within an image pair these trials measure their style distance against "
+                  "different references (`metric_reference` in results.csv), so their x-values do not compare.", ""]
     parts += ["## Results", "", markdown_table(rows), ""]
     if sweep.notes and not preset:
         parts += ["## What the figure shows", "", sweep.notes, ""]
@@ -80,7 +99,7 @@ def write_index(experiments: Path) -> Path:
         if csv_path.is_file():
             with open(csv_path) as f:
                 statuses = [r["status"] for r in csv.DictReader(f)]
-            record = f"[{statuses.count('complete')}/{len(statuses)} trials](./{path.parent.name}/README.md)"
+            record = f"[{statuses.count(status.COMPLETE)}/{len(statuses)} trials](./{path.parent.name}/README.md)"
         else:
             record = "not run yet"
         lines.append(f"| [{sweep.name}](./{path.parent.name}/sweep.yaml) | {sweep.question} | {sweep.source} | {record} |")

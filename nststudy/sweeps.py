@@ -1,9 +1,12 @@
 """Sweeps: a ``sweep.yaml`` per study, expanded into trials, each run through papermill into its own
 folder, resumable, locally parallel or on a Dask cluster. The figures and README come from ``report``.
 
-A trial folder ``<root>/runs/<trial-id>/`` holds ``trial.json`` (its parameters), ``output.ipynb``
-(the executed notebook) and the run record of ``nststudy.runs``. A trial is complete when both
-``output.ipynb`` and ``result.json`` exist; a failed one has ``failed.json`` with the reason.
+A trial folder ``<root>/runs/<trial-id>/`` holds ``trial.json`` (its fingerprint: every resolved parameter,
+the preset, the sha256 of each image it reads and the notebook's defaults for the parameters it does not
+set), ``output.ipynb`` (the executed notebook) and the run record of ``nststudy.runs``. A trial has finished
+when both ``output.ipynb`` and ``result.json`` exist; a failed one has ``failed.json`` with the reason. What
+each status means is in ``nststudy.status``. A finished trial is reused only while its fingerprint is the
+one the sweep would record now; otherwise it is rerun, and the sweep says what changed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import json
 import os
 import re
 import shutil
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -23,9 +28,11 @@ from pathlib import Path
 
 import yaml
 
+from . import status as st
 from .cache import ENV as TARGET_CACHE_ENV
 from .config import FIELD_NAMES, StyleConfig, paper_name
 from .files import SweepLock, write_json
+from .images import SAMPLES
 
 NOTEBOOK_EXTRA = ("content", "style", "output_dir")
 PRESETS = {
@@ -130,34 +137,84 @@ def trial_id(pair, values: dict) -> str:
     return text if len(text) <= 150 else text[:140] + "-" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def preset_overrides(sweep: Sweep, preset: str | None) -> tuple[dict, dict]:
+    """A preset's settings for the keys the sweep does not vary, and ``{axis: {swept value: value run}}`` for
+    the swept ones it would shrink.
+
+    A preset shrinks sizes and step counts; it never overwrites a swept axis (that would make the trials of,
+    say, an iteration-count sweep identical under different ids). A swept count the preset also sets
+    (``epochs``, ``steps_per_epoch``, ``image_size``, ...) is scaled down proportionally instead: the smallest
+    swept value becomes the preset's value, the others keep their ratio to it (rounded, at least 1; never
+    scaled up). Any other swept key keeps its swept values. If rounding would make two values equal, the
+    preset is refused.
+    """
+    if not preset:
+        return {}, {}
+    if preset not in PRESETS and preset not in sweep.presets:
+        raise ValueError(f"unknown preset {preset!r}; available: {', '.join(sorted(set(PRESETS) | set(sweep.presets)))}")
+    overrides = {**PRESETS.get(preset, {}), **sweep.presets.get(preset, {})}
+    scaled = {}
+    for key in [k for k in overrides if k in sweep.axes]:
+        target, values = overrides.pop(key), sweep.axes[key]
+        if not (_is_count(target) and all(_is_count(v) for v in values)):
+            continue  # not a size or a count: the swept values stand
+        factor = min(1.0, target / min(values))
+        mapping = {v: max(1, round(v * factor)) for v in values}
+        if len(set(mapping.values())) < len(set(values)):
+            raise ValueError(
+                f"{sweep.path}: preset {preset!r} sets {key}={target}, which the sweep varies ({values}); scaled "
+                f"down in proportion they would become {[mapping[v] for v in values]}, and equal values would "
+                f"make distinct trials identical. Give the sweep file a preset with a larger {key} "
+                f"(presets: {{{preset}: {{{key}: ...}}}}) or run it without the preset")
+        scaled[key] = mapping
+    return overrides, scaled
+
+
 def expand(sweep: Sweep, preset: str | None = None) -> list[Trial]:
-    """All trials of a sweep: pairs × (product or zip of the axes), with base and preset applied."""
-    overrides = {}
-    if preset:
-        if preset not in PRESETS and preset not in sweep.presets:
-            raise ValueError(f"unknown preset {preset!r}; available: {', '.join(sorted(set(PRESETS) | set(sweep.presets)))}")
-        overrides = {**PRESETS.get(preset, {}), **sweep.presets.get(preset, {})}
+    """All trials of a sweep: pairs × (product or zip of the axes), with base and preset applied.
+
+    Trial ids come from the swept values as the sweep file gives them, so a trial keeps its id under any
+    preset; ``Trial.axes`` and ``Trial.params`` hold the values that run (see ``preset_overrides``).
+    """
+    overrides, scaled = preset_overrides(sweep, preset)
     names = list(sweep.axes)
     combos = (zip(*sweep.axes.values()) if sweep.combine == "zip" else itertools.product(*sweep.axes.values()))
     trials = []
     for combo in combos:
         values = dict(zip(names, combo))
+        run = {k: scaled[k][v] if k in scaled else v for k, v in values.items()}
         for pair in sweep.pairs:
             images = {"content": pair[0], "style": pair[1]} if len(pair) == 2 else {"image": pair[0]}
-            params = {**sweep.base, **values, **overrides, **images}
+            params = {**sweep.base, **overrides, **run, **images}
             label = " / ".join(" & ".join(map(str, p)) if isinstance(p, list) else str(p) for p in pair)
-            trials.append(Trial(trial_id(pair, values), params, {"pair": label, **values}))
+            trials.append(Trial(trial_id(pair, values), params, {"pair": label, **run}))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{sweep.path}: two trials share an id; make the axis values distinct")
+    seen = {}
+    for t in trials:
+        key = json.dumps(t.params, sort_keys=True, default=str)
+        if key in seen:
+            raise ValueError(f"{sweep.path}: trials {seen[key]} and {t.id} have the same parameters"
+                             + (f" under preset {preset!r}" if preset else "") + "; make the axis values distinct")
+        seen[key] = t.id
     return trials
 
 
-def check_trials(sweep: Sweep, trials: list[Trial]) -> None:
-    """Before any compute: every parameter name must be one the notebook declares, every value valid."""
+def notebook_parameters(notebook) -> dict:
+    """The notebook's declared parameters (``papermill.inspect_notebook``): name -> default, as written."""
     import papermill
 
-    declared = set(papermill.inspect_notebook(str(sweep.notebook)))
+    return {name: info.get("default") for name, info in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def check_trials(sweep: Sweep, trials: list[Trial], declared: dict | None = None) -> None:
+    """Before any compute: every parameter name must be one the notebook declares, every value valid."""
+    declared = notebook_parameters(sweep.notebook) if declared is None else declared
     for trial in trials:
         for key in trial.params:
             if key not in declared:
@@ -178,102 +235,293 @@ def runs_folder(sweep: Sweep, preset: str | None, trials) -> Path:
     return root / ("runs_random-weights" if random_w else "runs")
 
 
-def trial_status(folder: Path) -> str:
-    if (folder / "failed.json").is_file() and (folder / "output.ipynb").is_file():
-        return "failed"
+# --------------------------------------------------------------------------------------------------------------
+# Fingerprints: what a trial's result depends on, recorded in trial.json and compared on resume
+
+IMAGE_PARAMS = ("content", "style", "image")  # notebook parameters that name images (a style may be a list)
+
+
+def image_sources(params: dict) -> list[str]:
+    sources = []
+    for key in IMAGE_PARAMS:
+        value = params.get(key)
+        for source in value if isinstance(value, (list, tuple)) else [value]:
+            if source is not None and str(source) not in sources:
+                sources.append(str(source))
+    return sources
+
+
+def image_hash(source: str) -> str:
+    """sha256 of an image file's bytes, or of a bundled sample's pixels (RGB uint8, C order), as the trial's
+    kernel resolves it (relative paths from the repository, where papermill runs it); "missing" when absent."""
+    path = Path(source) if Path(source).is_absolute() else REPO / source
+    if source.startswith("sample:") or (source in SAMPLES and not path.exists()):
+        import numpy as np
+
+        from .images import load_sample
+
+        return hashlib.sha256(np.ascontiguousarray(load_sample(source)).tobytes()).hexdigest()
+    if not path.is_file():
+        return "missing"
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(trial: Trial, preset: str | None, declared: dict, hashes: dict | None = None) -> dict:
+    """Everything a trial's result depends on that the sweep controls: its resolved parameters (base, axes
+    and preset), the preset's name, each image's sha256 and the notebook's defaults for every parameter the
+    trial leaves to the notebook. JSON-normalised, so it compares equal to the copy read back from trial.json.
+    ``hashes`` caches image hashes across the trials of one sweep."""
+    hashes = {} if hashes is None else hashes
+    images = {}
+    for source in image_sources(trial.params):
+        if source not in hashes:
+            hashes[source] = image_hash(source)
+        images[source] = hashes[source]
+    defaults = {k: v for k, v in declared.items() if k not in trial.params and k not in NOTEBOOK_EXTRA}
+    record = {"preset": preset, "params": trial.params, "images": images, "notebook_defaults": defaults}
+    return json.loads(json.dumps(record, default=str))
+
+
+def recorded_fingerprint(folder: Path) -> dict | None:
+    """The fingerprint a trial folder's trial.json holds; None when there is none (written before them)."""
+    try:
+        data = json.loads((Path(folder) / "trial.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("fingerprint") if isinstance(data, dict) else None
+
+
+_UNSET = object()
+
+
+def _show(value) -> str:
+    if value is _UNSET:
+        return "unset"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def fingerprint_changes(old: dict | None, new: dict) -> list[str]:
+    """What differs between a recorded fingerprint and the current one, one phrase per key:
+    ``epochs 3 -> 10``, ``image tubingen.jpg changed``, ``notebook default tv_weight 0.0 -> 1.0``."""
+    if not isinstance(old, dict):
+        return ["no fingerprint recorded"]
+    changes = []
+    if old.get("preset") != new["preset"]:
+        changes.append(f"preset {_show(old.get('preset'))} -> {_show(new['preset'])}")
+    for section, prefix in (("params", ""), ("notebook_defaults", "notebook default ")):
+        before, now = old.get(section) or {}, new[section]
+        for key in dict.fromkeys([*now, *before]):
+            a, b = before.get(key, _UNSET), now.get(key, _UNSET)
+            if a != b:
+                changes.append(f"{prefix}{key} {_show(a)} -> {_show(b)}")
+    before = old.get("images") or {}
+    changes += [f"image {Path(s).name} changed" for s, h in new["images"].items() if before.get(s) != h]
+    return changes
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Trial folders
+
+
+def trial_state(folder: Path) -> tuple[str, str | None]:
+    """A trial folder's status (``nststudy.status``) and, for a failed one, the reason."""
+    folder = Path(folder)
+    if (folder / "failed.json").is_file():  # also when it failed before papermill wrote output.ipynb
+        try:
+            return st.FAILED, json.loads((folder / "failed.json").read_text()).get("reason")
+        except (OSError, ValueError) as e:
+            return st.FAILED, f"failed.json unreadable ({e})"
     if (folder / "result.json").is_file() and (folder / "output.ipynb").is_file():
-        status = json.loads((folder / "result.json").read_text()).get("status", "complete")
-        return status if status in ("diverged", "stalled") else "complete"
-    return "incomplete" if folder.exists() else "pending"
+        try:
+            record = json.loads((folder / "result.json").read_text())
+        except (OSError, ValueError) as e:
+            return st.FAILED, f"result.json unreadable ({e})"
+        return st.from_result(record if isinstance(record, dict) else {"status": record})
+    return (st.INCOMPLETE if folder.exists() else st.PENDING), None
 
 
-def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None, target_cache: str | None = None) -> dict:
+def trial_status(folder: Path) -> str:
+    return trial_state(folder)[0]
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".strip()
+
+
+def record_failure(folder: Path, reason: str, seconds: float | None = None) -> None:
+    """Write ``failed.json`` (making the folder if the trial never got as far)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    seconds = None if seconds is None else round(seconds, 2)
+    write_json(Path(folder) / "failed.json", {"reason": reason, "seconds": seconds})
+
+
+_ENV_LOCK = threading.Lock()
+_ENV_USERS: dict = {}  # variable name -> [trials using it now, its value before the first of them]
+
+
+@contextmanager
+def _environment(name: str, value: str | None):
+    """Set an environment variable for the trials running in this process, and put back the value it had
+    before when the last of them ends (threads of one sweep share it; so do the tasks of a Dask worker)."""
+    if value is None:
+        yield
+        return
+    with _ENV_LOCK:
+        users = _ENV_USERS.setdefault(name, [0, os.environ.get(name)])
+        users[0] += 1
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        with _ENV_LOCK:
+            users[0] -= 1
+            if users[0] == 0:
+                del _ENV_USERS[name]
+                if users[1] is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = users[1]
+
+
+def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None, target_cache: str | None = None,
+              record: dict | None = None) -> dict:
     """Execute one trial's notebook into ``folder`` (importable, so Dask workers can run it).
 
     ``target_cache``: a folder for the on-disk cache of target features shared by a sweep's trials
-    (``nststudy.cache``); the trial's kernel inherits it through the environment.
+    (``nststudy.cache``); the trial's kernel inherits it through the environment, which is restored after.
+    ``record``: what to write as trial.json (the sweep passes ``{"trial": id, "fingerprint": ...}``).
+    Any exception, before papermill or in it, ends as ``failed.json`` with the reason.
     """
-    import papermill
-
-    if target_cache:
-        os.environ[TARGET_CACHE_ENV] = target_cache
-    from papermill.exceptions import PapermillExecutionError
-
     folder = Path(folder)
-    if folder.exists():
-        shutil.rmtree(folder)  # an incomplete or failed earlier attempt: start it over
-    folder.mkdir(parents=True)
-    write_json(folder / "trial.json", params)
     partial = folder / ".output.partial.ipynb"
     start = time.perf_counter()
     reason = None
     try:
-        papermill.execute_notebook(notebook, str(partial), parameters={**params, "output_dir": str(folder)},
-                                   kernel_name="python3", progress_bar=False, cwd=cwd)
-    except PapermillExecutionError as e:
-        reason = f"{e.ename}: {e.evalue}".strip()
-    except Exception as e:  # kernel died (e.g. out of memory), timeout, ...
-        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        with _environment(TARGET_CACHE_ENV, target_cache):
+            import papermill
+            from papermill.exceptions import PapermillExecutionError
+
+            if folder.exists():
+                shutil.rmtree(folder)  # an incomplete, failed or changed earlier attempt: start it over
+            folder.mkdir(parents=True)
+            write_json(folder / "trial.json", {"trial": folder.name, "params": params} if record is None else record)
+            try:
+                papermill.execute_notebook(notebook, str(partial), parameters={**params, "output_dir": str(folder)},
+                                           kernel_name="python3", progress_bar=False, cwd=cwd)
+            except PapermillExecutionError as e:
+                reason = f"{e.ename}: {e.evalue}".strip()
+    except Exception as e:  # kernel died (e.g. out of memory), timeout, no papermill, unwritable folder, ...
+        reason = _reason(e)
     seconds = time.perf_counter() - start
     if partial.exists():
         os.replace(partial, folder / "output.ipynb")
     if reason is not None:
-        write_json(folder / "failed.json", {"reason": reason, "seconds": round(seconds, 2)})
-        return {"status": "failed", "reason": reason, "seconds": seconds}
+        record_failure(folder, reason, seconds)
+        return {"status": st.FAILED, "reason": reason, "seconds": seconds}
     return {"status": trial_status(folder), "seconds": seconds}
 
 
-@contextmanager
-def _restored_env(name: str):
-    """Put the environment variable ``name`` back as it was (run_trial sets it for its kernels)."""
-    before = os.environ.get(name)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
+def plan(trials: list[Trial], runs: Path, records: dict) -> tuple[list[Trial], str, dict]:
+    """Which trials to run: every one not finished, and every finished one whose recorded fingerprint differs
+    from ``records[id]["fingerprint"]``. Returns them, the one-line account (``reusing 8, rerunning 2
+    (changed: epochs 3 -> 10)``) and counts."""
+    todo, changed, unfinished, reused = [], [], [], 0
+    for t in trials:
+        folder = runs / t.id
+        status = trial_status(folder)
+        if status in st.FINISHED:
+            diff = fingerprint_changes(recorded_fingerprint(folder), records[t.id]["fingerprint"])
+            if not diff:
+                reused += 1
+                continue
+            changed += [d for d in diff if d not in changed]
+            todo.append(t)
         else:
-            os.environ[name] = before
+            unfinished.append(status)
+            todo.append(t)
+    stale = len(todo) - len(unfinished)
+    parts = [f"reusing {reused}"]
+    if stale:
+        shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
+        parts.append(f"rerunning {stale} (changed: {shown})")
+    if unfinished:
+        waiting = ", ".join(f"{n} {s}" for s, n in st.counts(unfinished).items())
+        parts.append(f"running {len(unfinished)} ({waiting})")
+    return todo, ", ".join(parts), {"reused": reused, "changed": stale}
+
+
+def _outcome(fut, folder: Path) -> dict:
+    """A finished future's result; its exception (a lost worker, an error outside papermill) is recorded as
+    the trial's failure instead of ending the sweep."""
+    try:
+        return fut.result()
+    except Exception as e:
+        reason = _reason(e)
+        try:
+            record_failure(folder, reason)
+        except OSError as err:
+            reason += f" (failed.json not written: {err})"
+        return {"status": st.FAILED, "reason": reason}
 
 
 def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, report=True) -> dict:
-    """Run every trial not yet complete, then write the study's records. Returns a summary dict."""
+    """Run every trial not yet finished with its current parameters, then write the study's records.
+
+    Which trials to run is decided inside the study lock. Returns a summary dict: every trial's status,
+    the ``failed`` (did not finish) and ``flagged`` ones, and the ``exit_code`` (``nststudy.status``), which
+    depends only on the statuses, so an immediate rerun that runs nothing gives the same code.
+    """
     from tqdm.auto import tqdm
 
     sweep = load_sweep(path)
     trials = expand(sweep, preset)
-    check_trials(sweep, trials)
+    declared = notebook_parameters(sweep.notebook)
+    check_trials(sweep, trials, declared)
     runs = runs_folder(sweep, preset, trials)
-    todo = [t for t in trials if trial_status(runs / t.id) not in ("complete", "diverged", "stalled")]
     started = time.perf_counter()
     outcomes = {}
-    with SweepLock(runs.parent), _restored_env(TARGET_CACHE_ENV):
+    with SweepLock(runs.parent):
         runs.mkdir(parents=True, exist_ok=True)
+        hashes = {}
+        records = {t.id: {"trial": t.id, "fingerprint": fingerprint(t, preset, declared, hashes)} for t in trials}
+        todo, line, counted = plan(trials, runs, records)
+        print(f"{sweep.name}: {line}", file=sys.stderr)
         bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc=sweep.name, unit="trial",
                    disable=not progress)
-        args = [(str(sweep.notebook), str(runs / t.id), t.params, str(REPO), str(runs / ".targets")) for t in todo]
+        args = [(str(sweep.notebook), str(runs / t.id), t.params, str(REPO), str(runs / ".targets"), records[t.id])
+                for t in todo]
         if scheduler:
             from dask.distributed import Client, as_completed as dask_completed
 
             with Client(scheduler) as client:
-                futures = {client.submit(run_trial, *a, pure=False): t.id for a, t in zip(args, todo)}
+                # retries: a trial whose worker was lost runs once more (run_trial starts its folder over)
+                futures = {client.submit(run_trial, *a, pure=False, retries=1): t.id for a, t in zip(args, todo)}
                 for fut in dask_completed(futures):
-                    outcomes[futures[fut]] = fut.result()
+                    outcomes[futures[fut]] = _outcome(fut, runs / futures[fut])
                     bar.update(1)
         else:
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
                 futures = {pool.submit(run_trial, *a): t.id for a, t in zip(args, todo)}
                 for fut in as_completed(futures):
-                    outcomes[futures[fut]] = fut.result()
+                    outcomes[futures[fut]] = _outcome(fut, runs / futures[fut])
                     bar.update(1)
         bar.close()
-        summary = {"sweep": sweep.name, "trials": len(trials), "ran": len(todo),
-                   "failed": sorted(k for k, v in outcomes.items() if v["status"] != "complete"),
-                   "runs": str(runs)}
-        write_json(runs.parent / "sweep.json", {"preset": preset, "trials": len(trials), "ran": len(todo),
-                                                "failed": summary["failed"], "workers": workers,
-                                                "scheduler": scheduler, "finished": time.strftime("%Y-%m-%d %H:%M"),
-                                                "wall_seconds": round(time.perf_counter() - started, 1)})
+        statuses = {t.id: trial_status(runs / t.id) for t in trials}
+        summary = {"sweep": sweep.name, "trials": len(trials), "ran": len(todo), **counted, "plan": line,
+                   "statuses": statuses, "counts": st.counts(statuses.values()),
+                   "failed": [k for k, v in statuses.items() if v in st.UNFINISHED],
+                   "flagged": [k for k, v in statuses.items() if v in st.FLAGGED],
+                   "exit_code": st.exit_code(statuses.values()), "runs": str(runs)}
+        write_json(runs.parent / "sweep.json", {
+            "preset": preset, "trials": len(trials), "ran": len(todo), **counted, "counts": summary["counts"],
+            "failed": summary["failed"], "flagged": summary["flagged"], "exit_code": summary["exit_code"],
+            "workers": workers, "scheduler": scheduler, "finished": time.strftime("%Y-%m-%d %H:%M"),
+            "wall_seconds": round(time.perf_counter() - started, 1)})
         if report:
             from .report import write_report
 
@@ -281,5 +529,7 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
     return summary
 
 
-__all__ = ["Sweep", "Trial", "load_sweep", "expand", "check_trials", "run_sweep", "run_trial", "trial_id",
-           "trial_status", "format_value", "PRESETS", "SweepLock"]
+__all__ = ["Sweep", "Trial", "load_sweep", "expand", "preset_overrides", "check_trials", "notebook_parameters",
+           "run_sweep", "run_trial", "trial_id", "trial_status", "trial_state", "fingerprint",
+           "fingerprint_changes", "recorded_fingerprint", "image_hash", "plan", "format_value", "PRESETS",
+           "SweepLock"]

@@ -33,8 +33,8 @@ from .runs import environment, history_csv, run_directory
 from .trainconfig import TrainConfig
 from .transform import Stylizer, build_transform, save_transform
 
-# The photos trained on when no folder is given: names load_image understands. One constant to extend
-# (e.g. with the Tübingen photo once it is bundled as a sample).
+# The photos trained on when none are given: the bundled sample photos (the Tübingen photo and
+# scikit-image's four), names load_image understands. One constant to extend.
 DEFAULT_PHOTOS = tuple(CONTENT_SAMPLES)
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 PHOTO_SCALE = 1.5  # photos are held in memory with their shorter side at PHOTO_SCALE * crop_size
@@ -106,11 +106,16 @@ class Crops:
 # Losses and the step
 
 def style_targets(extractor, config: TrainConfig, style: np.ndarray, source) -> list:
-    """The style image's Grams per style layer (through the target cache), rescaled from the style's M
-    positions to a crop's (G = FFᵀ sums over positions; as objective.make_loss_fn does for style_scale)."""
+    """The style image's Grams per style layer (through the target cache), each rescaled from the style's
+    M_l positions to a crop's (``losses.gram_rescale``: G = FFᵀ sums over positions; as
+    objective.make_loss_fn does for a style of another size than the content)."""
+    from .config import model_layers
+
     grams = targets(extractor, config, style, config.style_layers, "gram", source)
-    ratio = config.crop_size ** 2 / (style.shape[0] * style.shape[1])
-    return [tf.constant(ratio * grams[n]) for n in config.style_layers]
+    order = model_layers(config.model)
+    crop = (config.crop_size, config.crop_size)
+    return [tf.constant(losses.gram_rescale(crop, style.shape, sum("pool" in m for m in order[: order.index(n) + 1]))
+                        * grams[n]) for n in config.style_layers]
 
 
 def make_loss_terms(net, extractor, content_extractor, style_grams, config: TrainConfig):

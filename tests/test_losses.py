@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from nststudy import losses
-from nststudy.losses import (alpha_norm, content_loss, gram_matrix, style_layer_loss, style_loss,
-                             total_variation_loss)
+from nststudy.losses import (alpha_norm, content_loss, gram_matrix, normalized_style_layer_loss, style_layer_loss,
+                             style_loss, total_variation_loss)
 
 
 def _np(t):
@@ -200,6 +200,41 @@ def test_style_layer_loss_gradient_matches_finite_differences():
     np.testing.assert_allclose(_np(tape.gradient(loss, var)), numeric, rtol=1e-3, atol=1e-5)
 
 
+# ----------------------------------------------------------------------------- style (layer, normalised)
+
+def test_normalized_style_layer_loss_hand_value():
+    # F_2x2 (G = [[10, 14], [14, 20]]) against A = [[10, 12], [12, 20]]: Σ(G − A)² = 2² + 2² = 8 and
+    # ΣA² = 100 + 144 + 144 + 400 = 788, so Ê = 8/788 = 0.0101523...
+    a = np.array([[10.0, 12.0], [12.0, 20.0]], dtype=np.float32)
+    assert float(normalized_style_layer_loss(F_2x2, a)) == pytest.approx(8 / 788)
+    # The same number as E_l / E_l(G = 0): E_l = 8/64 = 0.125 (test above), E_l(G = 0) = 788/64 = 12.3125.
+    assert 0.125 / 12.3125 == pytest.approx(8 / 788)
+    # A black feature map (G = 0) scores exactly 1, a match 0.
+    assert float(normalized_style_layer_loss(np.zeros((1, 2, 2), np.float32), a)) == pytest.approx(1.0)
+    assert float(normalized_style_layer_loss(F_2x2, G_2x2)) == 0.0
+
+
+def test_normalized_style_layer_loss_ignores_the_activation_scale():
+    # Features k times larger (a layer of larger activations) with the target taken from features k times
+    # larger too: G and A grow by k², Σ(G − A)² and ΣA² both by k⁴, so Ê is unchanged, while E_l grows by
+    # k⁴ = 1e4 for k = 10 (the scale gap between Keras's VGG19 layers that normalising removes).
+    a = np.array([[10.0, 12.0], [12.0, 20.0]], dtype=np.float32)
+    k = 10.0
+    assert float(normalized_style_layer_loss(k * F_2x2, k * k * a)) == pytest.approx(8 / 788, rel=1e-6)
+    assert float(style_layer_loss(k * F_2x2, k * k * a)) == pytest.approx(0.125 * k ** 4, rel=1e-6)
+
+
+def test_style_loss_normalized_sums_weighted_layers():
+    # Layer 1: F_2x2 vs A = [[10, 12], [12, 20]] → 8/788 (above). Layer 2: F = [[[3]]], G = 9, A = 5 →
+    # (9 − 5)² / 5² = 16/25 = 0.64. With ω = (0.5, 2): 0.5·8/788 + 2·0.64 = 1.2850761...
+    a1 = np.array([[10.0, 12.0], [12.0, 20.0]], dtype=np.float32)
+    f2, a2 = np.full((1, 1, 1), 3.0, np.float32), np.array([[5.0]], np.float32)
+    total = style_loss([F_2x2, f2], [a1, a2], [0.5, 2.0], normalized=True)
+    assert float(total) == pytest.approx(0.5 * 8 / 788 + 2 * 0.64)
+    # Without normalisation, the same inputs give Gatys's sum: 0.5·0.125 + 2·4 = 8.0625.
+    assert float(style_loss([F_2x2, f2], [a1, a2], [0.5, 2.0])) == pytest.approx(8.0625)
+
+
 # ---------------------------------------------------------------------------------------- style (sum)
 
 F_ONE = np.full((1, 1, 1, 1), 3.0, np.float32)  # E = 4 against A = [[5]] (see single-filter test)
@@ -316,6 +351,37 @@ def test_alpha_norm_gradient():
     np.testing.assert_allclose(_np(tape.gradient(loss, var)), [-2.0, 4.0, 1.0, -6.0], rtol=1e-6)
 
 
+# ------------------------------------------------------------------------------- Grams across sizes
+
+def test_feature_positions_floor_at_every_pooling():
+    """Keras's 2x2, stride-2 'valid' pooling floors an odd side: 171 -> 85 -> 42 -> 21 -> 10."""
+    assert losses.feature_positions(256, 171, 0) == 256 * 171
+    assert losses.feature_positions(256, 171, 1) == 128 * 85
+    assert losses.feature_positions(256, 171, 4) == 16 * 10  # not 256·171 / 16² = 171
+    assert losses.feature_positions(16, 11, 2) == 4 * 2  # 16 -> 8 -> 4, 11 -> 5 -> 2
+
+
+def test_gram_rescale_by_hand():
+    """M_l(x) / M_l(a) from each layer's positions, not the pixel areas (which give 1/4 at every layer for a
+    style image twice the content's size)."""
+    # 16x11 content, 32x22 style, 2 poolings: 16 -> 8 -> 4, 11 -> 5 -> 2: 8 positions;
+    # 32 -> 16 -> 8, 22 -> 11 -> 5: 40 positions. 8 / 40 = 0.2 (pixel areas: 176 / 704 = 0.25).
+    assert losses.gram_rescale((16, 11), (32, 22), 2) == pytest.approx(0.2, rel=1e-12)
+    # The issue's case: a 256x171 content at style_scale 2 (style 512x342), block5 (4 poolings):
+    # 256 -> 16, 171 -> 85 -> 42 -> 21 -> 10: 160 positions; 512 -> 32, 342 -> 171 -> 85 -> 42 -> 21: 672.
+    # 160 / 672 = 5 / 21 = 0.238095..., 4.8 % below the pixel ratio 0.25.
+    assert losses.gram_rescale((256, 171), (512, 342), 4) == pytest.approx(5 / 21, rel=1e-12)
+    assert losses.gram_rescale((256, 171), (512, 342), 0) == pytest.approx(0.25, rel=1e-12)
+    assert losses.gram_rescale((40, 40), (40, 40), 3) == 1.0  # same size: Grams taken as they are
+
+
+def test_gram_rescale_refuses_a_layer_with_no_positions():
+    # 16x11 through 4 poolings: 16 -> 1, 11 -> 5 -> 2 -> 1 -> 0: no positions left at block5.
+    with pytest.raises(ValueError, match="no positions"):
+        losses.gram_rescale((16, 11), (32, 22), 4)
+
+
 def test_public_names():
-    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "style_loss",
-                                   "total_variation_loss", "alpha_norm", "stability_loss"}
+    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss",
+                                   "style_loss", "total_variation_loss", "alpha_norm", "feature_positions",
+                                   "gram_rescale", "stability_loss"}

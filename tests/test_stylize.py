@@ -61,7 +61,7 @@ def test_adam_reduces_the_loss():
     # Adam at its default lr = 5 px: 2.43e7 -> 6.5e6 in 12 steps (3.7x), falling every step.
     result = run(cfg(steps_per_epoch=12))
     t = totals(result)
-    assert result.config.learning_rate == 5.0
+    assert result.config.learning_rate is None and result.config.step_size == 5.0
     assert result.stopped == "completed" and len(t) == 12
     assert t[-1] < t[0] / 2.5, t
 
@@ -78,6 +78,63 @@ def test_sgd_reduces_the_loss_with_a_learning_rate_for_its_gradient_scale():
     assert result.stopped == "completed" and len(t) == 12
     assert t[-1] < t[0] / 2.5, t
     assert all(b < a for a, b in zip(t, t[1:])), "plain gradient descent at this lr should fall every step"
+
+
+def test_sgd_at_its_default_learning_rate_lowers_the_loss():
+    # An unset learning_rate means SGD's own default, 1e-5 (measured with ImageNet VGG19 at 128-256 px; see
+    # config.SGD_RATE). Here (random weights, 32 px, gradient rms ~355 per pixel, see the test above) that
+    # is a cautious ~0.004 px per step: the loss must fall, every step, if only slightly. Before per-optimiser
+    # defaults SGD got Adam's 5 and the loss rose 28x in one step (issue 18).
+    result = run(cfg(optimizer="sgd"))
+    t = totals(result)
+    assert result.config.learning_rate is None and result.config.step_size == 1e-5
+    assert result.stopped == "completed" and t[-1] < t[0], t
+    assert all(b < a for a, b in zip(t, t[1:])), t
+
+
+def test_a_run_that_ends_above_its_start_is_recorded_worsened(tmp_path):
+    # SGD at 5 px per unit gradient is ~500x too large here (the test above): pixels jump to the clip
+    # bounds and the loss ends above where it started. The run ran all its steps, but is not "complete".
+    result = run(cfg(optimizer="sgd", learning_rate=5.0))
+    assert result.stopped == "completed"
+    assert result.final["total"] > result.info["initial_loss"]
+    record = json.loads((save_run(result, tmp_path / "bad") / "result.json").read_text())
+    assert record["status"] == "worsened" and record["stopped"] == "completed"
+    assert record["info"]["initial_loss"] == result.info["initial_loss"]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_initial_loss_is_the_loss_of_the_start_image(optimizer):
+    # With content init the content term is 0 at the start image, so the initial total is β·L_style of the
+    # content image: compare with the objective evaluated directly at that image.
+    from nststudy.models import build_extractor
+    from nststudy.objective import make_loss_fn
+    from nststudy.stylize import prepare_images
+
+    config = cfg(optimizer=optimizer)
+    result = run(config.replace(steps_per_epoch=2))
+    content, style = prepare_images(make_content(), make_style(), config)
+    extractor = build_extractor(config.model, list(config.content_layers + config.style_layers),
+                                resolve_weights(config.model, "random", 0), config.pooling)
+    loss_fn = make_loss_fn(extractor, config, content, [style])
+    expected = float(loss_fn(tf.constant(content[None].astype(np.float32)))["total"])
+    assert result.info["initial_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("rows, status", [
+    ([10.0, 8.0, 9.0], "complete"),  # ends below its start (not below its minimum): complete
+    ([10.0, 12.0, 11.0], "worsened"),  # ends above its start
+    ([10.0, 10.0], "complete"),  # no change is not worse
+])
+def test_run_status_compares_the_final_loss_with_the_start(rows, status):
+    from nststudy.runs import run_status
+
+    history = [{"step": i + 1, "total": v} for i, v in enumerate(rows)]
+    result = StyleResult(np.zeros((2, 2, 3), np.uint8), history, cfg(), None, None, None,
+                         info={"initial_loss": rows[0]})
+    assert run_status(result) == status
+    result.stopped = "diverged"
+    assert run_status(result) == "diverged"  # how it stopped comes first
 
 
 def test_lbfgs_reduces_the_loss(lbfgs_run):
@@ -125,11 +182,14 @@ def test_each_init_starts_where_it_says_and_the_loss_falls(init, zero_term):
     # 1.7x). Note: the style init starts at the minimum of the style term; at β = 1e3 Adam's first
     # ~lr-pixel steps overshoot that stiff term and the total first *rises* 55x.
     result = run(cfg(steps_per_epoch=10, init=init))
-    first = result.history[0]  # for Adam/SGD the first row is the loss of the initial image
+    # The first row is the loss after one Adam step (at most lr = 5 px) from the start image: the term the
+    # init zeroes is still a small part of the total there (measured: content 0.25 %, style 6.6 %), while from
+    # noise each term is about half of it (45 % and 55 %).
+    first = result.history[0]
     if zero_term is None:
-        assert first["content"] > 0 and first["style"] > 0
+        assert first["content"] > 0.2 * first["total"] and first["style"] > 0.2 * first["total"], first
     else:
-        assert first[zero_term] <= 1e-6 * first["total"], first
+        assert first[zero_term] < 0.1 * first["total"], first
     t = totals(result)
     assert t[-1] < t[0] / 1.3, t
 
@@ -149,14 +209,12 @@ def test_initial_images():
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_xla_compiled_path(monkeypatch, optimizer):
-    """The XLA step (the engine's default, switched off for the other tests by conftest) computes the same
+    """The XLA step (NSTSTUDY_XLA=1; conftest switches it off for the other tests) computes the same
     objective, still lowers it and is still reproducible. ~10 s per run at 32 px, mostly compilation."""
-    from nststudy import optimize
-
     c = cfg(steps_per_epoch=4, init="noise", optimizer=optimizer)
-    monkeypatch.setattr(optimize, "JIT_COMPILE", False)
+    monkeypatch.setenv("NSTSTUDY_XLA", "0")
     plain = run(c)
-    monkeypatch.setattr(optimize, "JIT_COMPILE", True)
+    monkeypatch.setenv("NSTSTUDY_XLA", "1")
     xla = run(c)
     assert totals(xla)[0] == pytest.approx(totals(plain)[0], rel=1e-3)
     assert totals(xla)[-1] < totals(xla)[0]
@@ -294,8 +352,9 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_finite_image(optimiz
     assert result.info["diverged_at_step"] == len(result.history) < c.total_steps
     assert result.image.dtype == np.uint8
     np.testing.assert_array_equal(result.image, seen[-2])  # the image of the last finite step
-    if optimizer == "adam":  # Adam's first steps move every pixel by ~lr: 50 -> 53 after three
-        assert len(result.history) == 4 and (result.image == 53).all()
+    if optimizer == "adam":  # rows are after each step; evaluation 4 (after step 3) is the first NaN one.
+        # Adam's first steps move every pixel by ~lr: 50 -> 52 after the two finite steps.
+        assert len(result.history) == 3 and (result.image == 52).all()
     out = save_run(result, tmp_path / "diverged")
     record = json.loads((out / "result.json").read_text())
     assert record["status"] == "diverged" and record["info"]["diverged_at_step"] == len(result.history)

@@ -15,8 +15,10 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -31,7 +33,9 @@ NOTEBOOK = REPO / "notebooks" / "stylize.ipynb"
 SHIPPED = sorted((REPO / "experiments").glob("*/sweep.yaml"))
 EXPECTED_TRIALS = {"alpha_beta": 10, "style_layers": 8, "optimizer": 9, "schedule": 6, "content_layer": 5,
                    "model": 4}
-TINY_BASE = {"image_size": 32, "epochs": 1, "steps_per_epoch": 2, "weights": "random"}
+# From noise, so both trials' losses fall in their 2 steps: from the photo at style_weight 0.01 the start is
+# nearly the optimum, Adam's first ~5 px steps raise the loss, and the trial is (rightly) recorded "worsened".
+TINY_BASE = {"image_size": 32, "epochs": 1, "steps_per_epoch": 2, "weights": "random", "init": "noise"}
 SAFE_ID = re.compile(r"[A-Za-z0-9_.=+-]+")
 TRIAL_FILES = ("output.ipynb", "result.json", "image.png", "config.json", "trial.json")
 PAPERMILL_TIMEOUT = 600  # seconds per test that executes notebooks (a hung kernel must not hang the suite)
@@ -112,7 +116,8 @@ def test_shipped_sweep_passes_checks_under_smoke_preset(path):
     smoke = {**PRESETS["smoke"], **sweep.presets.get("smoke", {})}
     for t in trials:
         for key, value in smoke.items():
-            assert t.params[key] == value, (t.id, key)
+            if key not in sweep.axes:  # a swept key keeps (a scaled form of) its swept values
+                assert t.params[key] == value, (t.id, key)
     # without a preset too (the real runs); vgg16 trials are valid configs
     check_trials(sweep, expand(sweep))
 
@@ -360,7 +365,10 @@ def test_end_to_end_records(completed):
         result = json.loads((folder / "result.json").read_text())
         assert result["status"] == "complete" and result["steps"] == 2
         assert "random" in result["weights"].lower()
-        assert json.loads((folder / "trial.json").read_text())["style_weight"] == sw
+        recorded = json.loads((folder / "trial.json").read_text())
+        assert recorded["trial"] == tid and recorded["fingerprint"]["preset"] == "smoke"
+        assert recorded["fingerprint"]["params"]["style_weight"] == sw
+        assert set(recorded["fingerprint"]["images"]) == {"chelsea", "hubble_deep_field"}
         assert_png(folder / "image.png")
 
     rows = read_csv(out / "results.csv")
@@ -546,3 +554,298 @@ def test_zip_grid_without_shared_columns_is_one_row_per_pair():
                   "style_weight": [1.0, 10.0, 1.0, 10.0]}
     rows, cols = _layout(sweep, expand(sweep))
     assert len(rows) == 2 and cols == ["style_weight=1", "style_weight=10"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Records you can trust (issue 17): stale trials, the lock, statuses, presets, Dask and threads
+#
+# Most of these replace run_trial by a stand-in that writes a finished trial's records at once: what is under
+# test is which trials the sweep decides to run and what it records, not the notebook.
+
+
+def fake_trial(statuses=None, ran=None):
+    """A stand-in for run_trial: writes trial.json (the record the sweep passes), output.ipynb and a result.json
+    with the status ``statuses[trial id]`` (default complete); appends the trial id to ``ran``."""
+    def run(notebook, folder, params, cwd=None, target_cache=None, record=None):
+        folder = Path(folder)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        (folder / "trial.json").write_text(json.dumps(record if record is not None else params))
+        (folder / "output.ipynb").write_text("{}")
+        status = (statuses or {}).get(folder.name, "complete")
+        (folder / "result.json").write_text(json.dumps({"status": status}))
+        if ran is not None:
+            ran.append(folder.name)
+        return {"status": status}
+    return run
+
+
+def test_changed_trials_are_rerun_and_the_change_is_named(tmp_path, monkeypatch, capsys):
+    """A finished trial is reused only while base, axes, preset, image bytes and notebook defaults are what
+    trial.json records; each change below must rerun the trial and say what changed."""
+    import nststudy.sweeps as sweeps
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((20, 24, 3), 100, np.uint8)).save(photo)
+    notebook = tmp_path / "stylize.ipynb"
+    shutil.copy(NOTEBOOK, notebook)
+    path = make_sweep(tmp_path, "stale", axes={"style_weight": [1.0]}, pairs=[[str(photo), "hubble_deep_field"]],
+                      extra={"notebook": str(notebook)})
+    ran = []
+    monkeypatch.setattr(sweeps, "run_trial", fake_trial(ran=ran))
+    (tid,) = [t.id for t in expand(load_sweep(path))]
+
+    def rerun():
+        ran.clear()
+        summary = run_sweep(path, progress=False, report=False)
+        return summary["plan"], list(ran)
+
+    assert rerun() == ("reusing 0, running 1 (1 pending)", [tid])
+    assert rerun() == ("reusing 1", [])  # nothing changed: reused
+    photo.write_bytes(photo.read_bytes())  # touched, same bytes: still the same image
+    assert rerun() == ("reusing 1", [])
+
+    data = yaml.safe_load(path.read_text())
+    data["base"]["epochs"] = 2  # TINY_BASE has 1
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert rerun() == ("reusing 0, rerunning 1 (changed: epochs 1 -> 2)", [tid])
+    assert "stale: reusing 0, rerunning 1 (changed: epochs 1 -> 2)" in capsys.readouterr().err  # said, one line
+
+    Image.fromarray(np.full((20, 24, 3), 101, np.uint8)).save(photo)  # the same name, other pixels
+    assert rerun() == ("reusing 0, rerunning 1 (changed: image photo.png changed)", [tid])
+
+    text = notebook.read_text()
+    assert text.count("tv_weight = 0.0  #") == 1
+    notebook.write_text(text.replace("tv_weight = 0.0  #", "tv_weight = 1.0  #"))
+    assert rerun() == ("reusing 0, rerunning 1 (changed: notebook default tv_weight 0.0 -> 1.0)", [tid])
+
+    runs = path.parent / "runs_random-weights"
+    recorded = json.loads((runs / tid / "trial.json").read_text())
+    (runs / tid / "trial.json").write_text(json.dumps(recorded["fingerprint"]["params"]))  # as written before
+    assert rerun() == ("reusing 0, rerunning 1 (changed: no fingerprint recorded)", [tid])
+    assert rerun() == ("reusing 1", [])
+
+
+@pytest.mark.timeout(PAPERMILL_TIMEOUT)
+def test_changed_preset_reruns_the_real_trial(completed, tmp_path):
+    """End to end through papermill: the sweep file's smoke preset now asks for 2 epochs; the finished
+    1-epoch trial must run again (2 epochs x 2 steps = 4 steps recorded), not come back as it was."""
+    src, _ = completed
+    root = tmp_path / "copy"
+    shutil.copytree(src.parent.parent, root / "experiments")
+    path = root / "experiments" / src.parent.name / "sweep.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["axes"] = {"style_weight": [1.0]}  # one of the two finished trials, same id
+    data["presets"]["smoke"]["epochs"] = 2
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    summary = run_sweep(path, preset="smoke", progress=False, report=False)
+    assert summary["plan"] == "reusing 0, rerunning 1 (changed: epochs 1 -> 2)"
+    assert summary["ran"] == 1 and summary["exit_code"] == 0
+    folder = Path(summary["runs"]) / "chelsea+hubble_deep_field__style_weight=1"
+    assert json.loads((folder / "result.json").read_text())["steps"] == 4
+    assert json.loads((folder / "trial.json").read_text())["fingerprint"]["params"]["epochs"] == 2
+
+
+def test_what_to_run_is_decided_inside_the_lock(tmp_path, monkeypatch):
+    """A second sweep finishes the trials while this one waits for the lock: this one must find them
+    finished once it holds the lock, and reuse them rather than delete and rerun them."""
+    import nststudy.sweeps as sweeps
+
+    path = make_sweep(tmp_path, "race")
+    monkeypatch.setattr(sweeps, "run_trial", fake_trial())
+    first = run_sweep(path, preset="smoke", progress=False, report=False)
+    runs = Path(first["runs"])
+    finished = runs.with_name("finished_elsewhere")
+    runs.rename(finished)
+    before = {p.relative_to(finished): p.stat().st_mtime_ns for p in finished.rglob("*")}
+
+    class LockTakenAfterTheOtherSweep(SweepLock):
+        def __enter__(self):
+            finished.rename(runs)  # the other sweep, holding the lock until now, finished both trials
+            return super().__enter__()
+
+    ran = []
+    monkeypatch.setattr(sweeps, "run_trial", fake_trial(ran=ran))
+    monkeypatch.setattr(sweeps, "SweepLock", LockTakenAfterTheOtherSweep)
+    summary = run_sweep(path, preset="smoke", progress=False, report=False)
+    assert ran == [] and summary["ran"] == 0 and summary["plan"] == "reusing 2"
+    assert {p.relative_to(runs): p.stat().st_mtime_ns for p in runs.rglob("*")} == before
+
+
+def test_status_table_and_exit_codes():
+    """One meaning per status (nststudy.status): finished findings are reused, the rest rerun; the exit code
+    is 0 only when all are complete, 3 when all finished but some are flagged, 1 when any did not finish."""
+    from nststudy import status
+
+    assert set(status.MEANING) == {"complete", "stopped", "diverged", "stalled", "worsened", "failed",
+                                   "incomplete", "pending"}
+    assert set(status.FINISHED) == {"complete", "stopped", "diverged", "stalled", "worsened"}
+    assert set(status.UNFINISHED) == {"failed", "incomplete", "pending"}
+    assert status.exit_code(["complete", "complete"]) == 0
+    for flagged in ("stopped", "diverged", "stalled", "worsened"):
+        assert status.exit_code(["complete", flagged]) == 3
+    for unfinished in ("failed", "incomplete", "pending"):
+        assert status.exit_code(["diverged", unfinished]) == 1
+    # Records written before these statuses existed, read by their closest meaning (status.py's docstring).
+    assert status.from_result({}) == ("complete", None)
+    assert status.from_result({"status": "complete", "stopped": "completed"}) == ("complete", None)
+    assert status.from_result({"status": "complete", "stopped": "callback"}) == ("stopped", None)
+    assert status.from_result({"status": "stalled", "stopped": "stalled"}) == ("stalled", None)
+    kind, reason = status.from_result({"status": "exploded"})
+    assert kind == "failed" and "'exploded'" in reason
+
+
+def test_sweep_exit_code_is_the_same_on_an_immediate_rerun(tmp_path, monkeypatch, capsys):
+    """A diverged trial is a finding: the run and a rerun that runs nothing both exit 3 (flagged); before,
+    the run counted it as failed (1) and the rerun as fine (0)."""
+    import nststudy.sweeps as sweeps
+    from nststudy.cli import main
+
+    path = make_sweep(tmp_path, "flagged")
+    bad = "chelsea+hubble_deep_field__style_weight=0.01"
+    ran = []
+    monkeypatch.setattr(sweeps, "run_trial", fake_trial({bad: "diverged"}, ran))
+    argv = ["sweep", str(path), "--preset", "smoke", "-q", "--no-report"]
+    assert main(argv) == 3 and len(ran) == 2
+    assert f"2 trials, 2 run now; 1 complete, 1 diverged: {bad}" in capsys.readouterr().out
+    assert main(argv) == 3 and len(ran) == 2  # nothing rerun, same code
+    assert json.loads((path.parent / "smoke" / "sweep.json").read_text())["flagged"] == [bad]
+
+
+def test_trial_failing_before_its_notebook_is_failed_and_the_environment_restored(tmp_path, monkeypatch):
+    from nststudy.cache import ENV
+    from nststudy.sweeps import run_trial
+
+    monkeypatch.delenv(ENV, raising=False)
+    folder = tmp_path / "runs" / "t"
+    out = run_trial(str(tmp_path / "no_such.ipynb"), str(folder), {"style_weight": 1.0},
+                    target_cache=str(tmp_path / ".targets"))
+    assert out["status"] == "failed" and "no_such.ipynb" in out["reason"]
+    assert not (folder / "output.ipynb").exists()
+    assert trial_status(folder) == "failed"  # not "incomplete": failed.json says why
+    assert ENV not in os.environ  # a Dask worker's environment is as it was before the trial
+
+    monkeypatch.setenv(ENV, "/elsewhere")
+    run_trial(str(tmp_path / "no_such.ipynb"), str(folder), {}, target_cache=str(tmp_path / ".targets"))
+    assert os.environ[ENV] == "/elsewhere"
+
+
+def test_a_trial_raising_on_dask_is_recorded_and_the_sweep_goes_on(completed, tmp_path, monkeypatch):
+    """fut.result() raising (a lost worker, no nststudy on the worker, ...) must not skip sweep.json or the
+    report: the trial is recorded as failed with the reason. Each trial is submitted with retries=1."""
+    import dask.distributed
+
+    import nststudy.sweeps as sweeps
+
+    src, _ = completed
+    done = src.parent / "smoke" / "runs_random-weights" / "chelsea+hubble_deep_field__style_weight=1"
+    submitted = []
+
+    class Future:
+        def __init__(self, fn, args):
+            self.fn, self.args = fn, args
+
+        def result(self):
+            return self.fn(*self.args)
+
+    class Client:
+        def __init__(self, address):
+            assert address == "tcp://cluster:8786"
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, *args, pure=True, retries=0):
+            submitted.append(retries)
+            return Future(fn, args)
+
+    def trial(notebook, folder, *rest):
+        if folder.endswith("=0.01"):
+            raise RuntimeError("worker tcp://10.0.0.2:4000 lost")
+        shutil.copytree(done, folder)
+        return {"status": "complete"}
+
+    monkeypatch.setattr(dask.distributed, "Client", Client)
+    monkeypatch.setattr(dask.distributed, "as_completed", lambda futures: iter(list(futures)))
+    monkeypatch.setattr(sweeps, "run_trial", trial)
+    path = make_sweep(tmp_path, "on_dask")
+    summary = run_sweep(path, preset="smoke", scheduler="tcp://cluster:8786", progress=False)
+    bad = "chelsea+hubble_deep_field__style_weight=0.01"
+    assert submitted == [1, 1]
+    assert summary["failed"] == [bad] and summary["exit_code"] == 1
+    out = path.parent / "smoke"
+    assert json.loads((out / "sweep.json").read_text())["failed"] == [bad]
+    reason = json.loads((out / "runs_random-weights" / bad / "failed.json").read_text())["reason"]
+    assert reason == "RuntimeError: worker tcp://10.0.0.2:4000 lost"
+    rows = {r["trial"]: r for r in read_csv(out / "results.csv")}
+    assert rows[bad]["status"] == "failed" and rows[bad]["reason"] == reason
+    assert rows["chelsea+hubble_deep_field__style_weight=1"]["status"] == "complete"
+    assert "1/2 trials complete (1 failed)" in (out / "README.md").read_text()
+
+
+def test_atomic_writes_in_threads_never_flip_the_umask(tmp_path, monkeypatch):
+    """Reading the umask with os.umask sets it to 0 for a moment; a file another thread of a threaded sweep
+    creates in that moment comes out world-writable (0o666). Every os.umask call below lets such a thread
+    create a file at exactly that moment; with a umask of 0o022 every file must come out 0o644."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nststudy.files import write_json
+
+    real = os.umask
+    others = []
+
+    def umask_with_another_thread(mask):
+        previous = real(mask)
+        other = tmp_path / f"other_{len(others)}.txt"
+        worker = threading.Thread(target=other.write_text, args=("x",))
+        worker.start()
+        worker.join()
+        others.append(other)
+        return previous
+
+    old = real(0o022)
+    try:
+        monkeypatch.setattr(os, "umask", umask_with_another_thread)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: write_json(tmp_path / f"record_{i}.json", {"i": i}), range(16)))
+    finally:
+        monkeypatch.undo()
+        real(old)
+    for p in tmp_path.iterdir():
+        assert p.stat().st_mode & 0o777 == 0o644, p.name
+    assert others == [] and len(list(tmp_path.glob("record_*.json"))) == 16
+
+
+def test_presets_never_collapse_a_sweep():
+    """Under --preset smoke the optimizer and schedule sweeps keep distinct trials: the swept step counts are
+    scaled down in proportion (smallest -> the preset's value), never overwritten by it."""
+    opt_sweep = load_sweep(REPO / "experiments/optimizer/sweep.yaml")
+    opt = expand(opt_sweep, "smoke")
+    assert len({json.dumps(t.params, sort_keys=True) for t in opt}) == len(opt) == 9
+    # 50, 80, 120 x 3/50 = 3, 4.8, 7.2 -> 3, 5, 7
+    assert {(t.params["optimizer"], t.params["steps_per_epoch"]) for t in opt} == {
+        (o, s) for o in ("sgd", "adam", "lbfgs") for s in (3, 5, 7)}
+    assert all(t.params["image_size"] == 32 and t.params["epochs"] == 1 for t in opt)
+    assert [t.id for t in opt] == [t.id for t in expand(opt_sweep)]  # ids name the sweep's own values
+
+    sched = expand(load_sweep(REPO / "experiments/schedule/sweep.yaml"), "smoke")
+    assert len({json.dumps(t.params, sort_keys=True) for t in sched}) == len(sched) == 6
+    # epochs 2, 10 x 1/2 = 1, 5; steps_per_epoch is not swept, so the preset's 3 applies
+    assert {(t.params["learning_rate"], t.params["epochs"]) for t in sched} == {
+        (lr, e) for lr in (1.0, 5.0, 20.0) for e in (1, 5)}
+    assert all(t.params["steps_per_epoch"] == 3 for t in sched)
+
+
+def test_a_preset_that_would_merge_trials_is_refused_and_other_swept_keys_stand(tmp_path):
+    path = make_sweep(tmp_path, "close", axes={"epochs": [10, 11]})  # x 1/10 = 1, 1.1: both 1
+    with pytest.raises(ValueError, match=r"preset 'smoke' sets epochs=1.*\[1, 1\]") as e:
+        expand(load_sweep(path), "smoke")
+    assert str(path) in str(e.value)
+    assert [t.params["epochs"] for t in expand(load_sweep(path))] == [10, 11]
+
+    path = make_sweep(tmp_path, "weights", axes={"weights": ["random", "/models/vgg19.h5"]})
+    assert [t.params["weights"] for t in expand(load_sweep(path), "smoke")] == ["random", "/models/vgg19.h5"]

@@ -8,8 +8,8 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent.parent / "notebooks"
 
 CONFIG_PARAMS = '''\
-content = "chelsea"  # content image: a path, or a bundled sample: astronaut, chelsea, coffee, rocket
-style = "hubble_deep_field"  # style image: a path or a bundled sample (hubble_deep_field, brick, gravel, grass); a list blends several
+content = "tubingen"  # content image: a path, or a bundled sample: tubingen, astronaut, chelsea, coffee, rocket
+style = "starry_night"  # style image: a path or a bundled sample (starry_night, the_scream, shipwreck, great_wave, udnie; textures hubble_deep_field, brick, gravel, grass); a list blends several
 output_dir = "runs/notebook"  # run folder to write: image.png, config.json, history.csv, loss.png, env.json
 model = "vgg19"  # feature network: "vgg19" | "vgg16"
 weights = "imagenet"  # "imagenet" (resolved from $NSTSTUDY_WEIGHTS_DIR or the Keras cache) | "random" (labelled) | path to .h5
@@ -17,11 +17,12 @@ pooling = "max"  # "max" (as Keras ships VGG) | "avg" (Gatys et al.)
 content_layers = ["conv4_2"]  # content layers, paper (conv4_2) or Keras (block4_conv2) names
 style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]  # style layers (Gatys et al.)
 style_layer_weights = [0.2, 0.2, 0.2, 0.2, 0.2]  # omega_l, one weight per style layer
+style_normalization = "none"  # "none" (E_l of Gatys et al.) | "target" (each E_l divided by its value for a black feature map, so layers weigh alike)
 content_weight = 1.0  # alpha, weight of the content loss
 style_weight = 1.0  # beta, weight of the style loss (alpha/beta sets the trade-off)
 tv_weight = 0.0  # weight of the total-variation smoothness term (0 turns it off, as Gatys et al.)
 optimizer = "adam"  # "adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)
-learning_rate = 5.0  # initial step for adam/sgd in pixel units (ExponentialDecay schedule); unused by lbfgs
+learning_rate = None  # initial step for adam/sgd in pixel units (ExponentialDecay); None: the optimiser's default (adam 5, sgd 1e-5); unused by lbfgs
 decay_steps = 100  # the learning rate is multiplied by decay_rate every decay_steps steps (smoothly)
 decay_rate = 0.96  # ExponentialDecay factor
 epochs = 10  # epochs x steps_per_epoch is the number of steps (seed 004: 10 x 100)
@@ -45,7 +46,8 @@ def typed(text):
     for line in text.splitlines():
         code, _, comment = line.partition("  # ")
         value = ast.literal_eval(code.split(" = ", 1)[1])
-        kind = {str: "str", float: "float", int: "int", bool: "bool", list: "list"}[type(value)]
+        kind = {str: "str", float: "float", int: "int", bool: "bool", list: "list",
+                type(None): "float or None"}[type(value)]
         if isinstance(value, list) and value:
             kind = f"list of {type(value[0]).__name__}"
         out.append(f"{code}  # ({kind}) {comment}")
@@ -128,7 +130,7 @@ model = "vgg19"  # feature network: "vgg19" | "vgg16"
 weights = "imagenet"  # "imagenet" | "random" (labelled) | path to .h5
 pooling = "max"  # "max" | "avg"
 optimizer = "lbfgs"  # "lbfgs" (as Gatys et al. for reconstructions) | "adam" | "sgd"; dream ignores it
-learning_rate = 5.0  # adam/sgd initial step in pixel units
+learning_rate = None  # adam/sgd initial step in pixel units; None: the optimiser's default (adam 5, sgd 1e-5)
 decay_steps = 100  # ExponentialDecay period in steps
 decay_rate = 0.96  # ExponentialDecay factor
 epochs = 1  # epochs x steps_per_epoch is the number of iterations (content, style, invert)
