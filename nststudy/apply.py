@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .images import ImageError, load_image, resize_longest, save_image
+from .images import SAMPLES, ImageError, load_image, resize_longest, save_image
 from .train import PHOTO_SUFFIXES
 from .transform import Stylizer, load_transform
 from .video import FlickerMeter, VideoReader, is_video, write_video
@@ -26,13 +26,14 @@ class Job:
 
 
 def plan(inputs, output) -> list[Job]:
-    """One job per input file (a folder stands for its images and videos, sorted by name).
+    """One job per input file (a folder stands for its images and videos, sorted by name; a bundled sample name
+    such as ``tubingen`` for that image).
 
     With a single input file and an ``output`` ending like that file's kind (``.png``, ``.mp4``, ...),
     the output is that file; otherwise ``output`` is a folder and each result is ``<stem>.png`` or
     ``<stem>.mp4``. Raises ValueError naming a missing input, an unknown kind or two inputs with one name.
     """
-    files = []
+    files, names = [], {}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
@@ -41,17 +42,23 @@ def plan(inputs, output) -> list[Job]:
             if not found:
                 raise ImageError(f"{path}: the folder holds no images ({', '.join(IMAGE_SUFFIXES)}) or videos")
             files += found
+        elif not path.exists() and str(item) in SAMPLES:  # a bundled sample, e.g. tubingen
+            files.append(path.with_suffix(".png"))
+            names[files[-1]] = str(item)
         elif not path.exists():
-            raise ImageError(f"{path}: no such file or folder")
+            raise ImageError(f"{path}: no such file or folder; give images, folders, videos or a bundled sample "
+                             f"({', '.join(SAMPLES)})")
         else:
             files.append(path)
     output = Path(output)
     kinds = ["video" if is_video(p) else "image" for p in files]
     single = len(files) == 1 and not output.is_dir() and (
         (kinds[0] == "video" and is_video(output)) or (kinds[0] == "image" and output.suffix.lower() in IMAGE_SUFFIXES))
+    sources = [Path(names.get(p, p)) for p in files]  # a sample is read by its name
     if single:
-        return [Job(kinds[0], files[0], output)]
-    jobs = [Job(k, p, output / f"{p.stem}{'.mp4' if k == 'video' else '.png'}") for k, p in zip(kinds, files)]
+        return [Job(kinds[0], sources[0], output)]
+    jobs = [Job(k, s, output / f"{p.stem}{'.mp4' if k == 'video' else '.png'}")
+            for k, s, p in zip(kinds, sources, files)]
     targets = [j.target for j in jobs]
     clash = next((t for t in targets if targets.count(t) > 1), None)
     if clash is not None:

@@ -292,9 +292,10 @@ def test_video_round_trip_keeps_frame_count_and_rate(tmp_path):
 
 def test_apply_stylises_images_folders_and_videos(work, reference, capsys):
     out = work / "applied"
-    code, err, printed = run_cli(capsys, "apply", reference, work / "clip.mp4", work / "photos", "-o", out, "-q")
+    code, err, printed = run_cli(capsys, "apply", reference, work / "clip.mp4", work / "photos", "chelsea", "-o", out,
+                                 "-q")  # a video, a folder and a bundled sample
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["clip.mp4", "p0.png", "p1.png", "p2.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["chelsea.png", "clip.mp4", "p0.png", "p1.png", "p2.png"]
     frames, fps = read_video(out / "clip.mp4")
     assert (len(frames), fps, frames[0].shape) == (12, 12.0, (36, 48, 3))
     assert np.asarray(Image.open(out / "p1.png")).shape == (64, 56, 3)
