@@ -153,11 +153,20 @@ def _add_sweep_cli(subparsers) -> None:
     s.set_defaults(func=_cli_sweep)
 
 
-def _cli_sweep(args) -> int:
+def sweep_and_report(path, preset=None, workers=1, scheduler=None, progress=True, report=True) -> dict:
+    """``nststudy sweep``: run the sweep's trials (``sweeps``), then write its records (``report``)."""
+    from .report import build_report
     from .sweeps import run_sweep
 
-    summary = run_sweep(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
-                        report=not args.no_report)
+    summary = run_sweep(path, preset, workers, scheduler, progress=progress)
+    if report:
+        summary.update(build_report(path, preset))
+    return summary
+
+
+def _cli_sweep(args) -> int:
+    summary = sweep_and_report(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
+                               report=not args.no_report)
     by_status = {}
     for tid, status in summary["statuses"].items():
         by_status.setdefault(status, []).append(tid)

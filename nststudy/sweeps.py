@@ -469,8 +469,9 @@ def _outcome(fut, folder: Path) -> dict:
         return {"status": st.FAILED, "reason": reason}
 
 
-def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, report=True) -> dict:
-    """Run every trial not yet finished with its current parameters, then write the study's records.
+def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True) -> dict:
+    """Run every trial not yet finished with its current parameters and record ``sweep.json``; the study's
+    figures, table and README are the report's job (``nststudy.report.build_report``; the CLI calls both).
 
     Which trials to run is decided inside the study lock. Returns a summary dict: every trial's status,
     the ``failed`` (did not finish) and ``flagged`` ones, and the ``exit_code`` (``nststudy.status``), which
@@ -522,10 +523,6 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
             "failed": summary["failed"], "flagged": summary["flagged"], "exit_code": summary["exit_code"],
             "workers": workers, "scheduler": scheduler, "finished": time.strftime("%Y-%m-%d %H:%M"),
             "wall_seconds": round(time.perf_counter() - started, 1)})
-        if report:
-            from .report import write_report
-
-            summary.update(write_report(sweep, trials, runs, preset))
     return summary
 
 

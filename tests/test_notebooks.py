@@ -309,7 +309,7 @@ def swept_study(tmp_path_factory):
         "name": "tiny_report", "question": "Does the report notebook draw a study?", "source": "tests",
         "notebook": str(STYLIZE), "base": dict(SMOKE), "combine": "product", "axes": {"style_weight": [0.1]},
         "pairs": [["chelsea", "hubble_deep_field"]], "presets": {"smoke": {"steps_per_epoch": 2}}}))
-    summary = run_sweep(path, preset="smoke", progress=False, report=False)
+    summary = run_sweep(path, preset="smoke", progress=False)
     assert summary["ran"] == 1 and summary["failed"] == []
     return path
 
