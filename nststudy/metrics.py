@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .colour import luma as luminance  # ITU-R BT.601 luma of an RGB image, 0..255 (float64)
+
 REFERENCE_MODEL = "vgg19"
 REFERENCE_CONTENT = "block4_conv2"
 REFERENCE_STYLE = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-
-
-def luminance(image) -> np.ndarray:
-    """ITU-R BT.601 luma of an RGB image, in 0..255 (float64)."""
-    return np.asarray(image, np.float64)[..., :3] @ np.array([0.299, 0.587, 0.114])
 
 
 def ssim_luminance(a, b) -> float:
@@ -68,7 +65,7 @@ def feature_distances(result, content, style, extractor) -> dict:
     Σ_l ‖G_l(x) − G_l(a)‖/‖G_l(a)‖ over conv1_1..conv5_1."""
     import tensorflow as tf
 
-    from .images import preprocess
+    from .colour import preprocess
     from .losses import gram_matrix
 
     def feats(img):

@@ -51,8 +51,7 @@ class LivePreview:
         self.handle = display(None, display_id=True)
 
     def __call__(self, it):
-        self.history.append({"step": it.step, "total": it.total, "content": it.content, "style": it.style,
-                             "tv": it.tv})
+        self.history.append({"step": it.step, **it.terms})
         if it.step % self.every == 0 or it.step == 1:
             self.handle.update(self._figure(it))
         return False
@@ -66,7 +65,7 @@ class LivePreview:
         a.imshow(it.image)
         a.set_axis_off()
         a.set_title(f"{self.title} step {it.step}, loss {it.total:.4g}", fontsize=9)
-        plot_losses(self.history, ax=b)
+        plot_losses(self.history, list(it.terms), ax=b)
         plt.close(fig)
         return fig
 
@@ -88,7 +87,7 @@ def compare_runs(*folders, titles=None):
         axes[0, i].set_axis_off()
         label = titles[i] if titles else "\n".join(f"{k}={configs[i][k]}" for k in differ) or run["directory"].name
         axes[0, i].set_title(label, fontsize=8)
-        plot_losses(run["history"], ax=axes[1, i])
+        plot_losses(run["history"], run["terms"], ax=axes[1, i])
     fig.tight_layout()
     return fig
 

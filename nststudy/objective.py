@@ -7,8 +7,12 @@ import numpy as np
 import tensorflow as tf
 
 from . import cache, losses
+from .colour import preprocess
 from .config import StyleConfig
-from .images import preprocess
+
+# The terms the style-transfer objective reports, "total" (what is minimised) first. Every record follows
+# ``loss_fn.terms``; another objective (feature inversion) declares these plus its own.
+TERMS = ("total", "content", "style", "tv")
 
 
 def targets(extractor, config: StyleConfig, image: np.ndarray, layers, kind: str, source=None) -> dict:
@@ -32,8 +36,8 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     """Targets computed once; returns ``loss_fn(x) -> terms`` for an RGB (1, H, W, 3) image in 0..255.
 
     ``style`` is one image or a list blended with ``blend`` weights. A style image of another size than
-    the content (``style_scale``) has its Grams rescaled by M_x / M_style, since G = FFᵀ sums over the M
-    positions: the targets then describe the same per-position statistics at the result's size.
+    the content (``style_scale``) has its Grams rescaled by M_x / M_style (``losses.rescale_gram``).
+    ``loss_fn.terms`` names the terms it returns (``TERMS``).
     With ``source`` (the weights) given, targets go through the on-disk cache when one is set (cache.py).
     """
     content_feats = targets(extractor, config, content, config.content_layers, "features", source)
@@ -43,8 +47,9 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     style_targets = [tf.zeros(())] * len(config.style_layers)
     for image, w in zip(styles, blend):
         grams = targets(extractor, config, image, config.style_layers, "gram", source)
-        ratio = (content.shape[0] * content.shape[1]) / (image.shape[0] * image.shape[1])
-        style_targets = [acc + w * ratio * grams[n] for acc, n in zip(style_targets, config.style_layers)]
+        m_style, m_result = image.shape[0] * image.shape[1], content.shape[0] * content.shape[1]
+        style_targets = [acc + w * losses.rescale_gram(grams[n], m_style, m_result)
+                         for acc, n in zip(style_targets, config.style_layers)]
     style_targets = [tf.constant(g) for g in style_targets]
     a, b, t = config.content_weight, config.style_weight, config.tv_weight
     zero = tf.constant(0.0)
@@ -58,7 +63,8 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
         tv = losses.total_variation_loss(x) if t else zero
         return {"total": a * c + b * s + t * tv, "content": c, "style": s, "tv": tv}
 
+    loss_fn.terms = TERMS
     return loss_fn
 
 
-__all__ = ["make_loss_fn", "targets"]
+__all__ = ["make_loss_fn", "targets", "TERMS"]

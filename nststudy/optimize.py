@@ -1,8 +1,8 @@
 """Optimisation loops over the image pixels: Adam and plain gradient descent (Keras optimisers on an
 ExponentialDecay schedule, one compiled step) and L-BFGS-B (SciPy, value and gradient from TF).
 
-Each loop takes ``loss_fn(x) -> {"total", "content", "style", "tv"}`` for a (1, H, W, 3) RGB image in
-0..255, a start image, a StyleConfig and ``on_step(step, terms, image_fn) -> bool`` (True stops the
+Each loop takes ``loss_fn(x) -> {term: value}`` (whatever terms the objective declares; "total" is the one
+minimised) for a (1, H, W, 3) RGB image in 0..255, a start image, a StyleConfig and ``on_step(step, terms, image_fn) -> bool`` (True stops the
 run). Pixels stay in 0..255 (clipping for the gradient methods, bounds for L-BFGS-B). A non-finite
 loss or gradient stops the run; the image returned is the last one whose values were all finite. An
 L-BFGS run whose line search gives up mid-run restarts from its best point; one that gives up before
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-TERMS = ("total", "content", "style", "tv")
 # L-BFGS-B works on the image divided by 255 (a variable in [0, 1]), on an objective rescaled so that its
 # first step is about one grey level (see run_lbfgs).
 PIXEL_SCALE = 255.0
@@ -41,7 +40,7 @@ class OptimizeOutcome:
 
 
 def _numpy_terms(terms) -> dict:
-    return {k: float(v) for k, v in terms.items()}  # TERMS, plus any extra terms a loss_fn reports
+    return {k: float(v) for k, v in terms.items()}  # every term the loss_fn reports, by name
 
 
 def make_schedule(config):
@@ -204,4 +203,4 @@ def optimize(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     return run_gradient(loss_fn, x0, config, on_step, resume)
 
 
-__all__ = ["optimize", "run_gradient", "run_lbfgs", "make_schedule", "OptimizeOutcome", "TERMS"]
+__all__ = ["optimize", "run_gradient", "run_lbfgs", "make_schedule", "OptimizeOutcome"]

@@ -15,11 +15,10 @@ from .files import save_figure, write_text
 from .runs import is_complete, load_run
 from .sweeps import Sweep, Trial, format_value, load_sweep, preset_overrides, trial_state, trial_status
 
-TERMS = ("total", "content", "style", "tv")
-
 
 def collect(trials: list[Trial], runs: Path) -> list[dict]:
-    """One row per trial: its swept values, status, final losses, wall time and weights label."""
+    """One row per trial: its swept values, status, the final value of every term its run recorded (by name,
+    as result.json's ``final`` lists them), wall time and weights label."""
     rows = []
     for t in trials:
         folder = runs / t.id
@@ -27,7 +26,7 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
         row = {"trial": t.id, **{k: format_value(v) for k, v in t.axes.items()}, "status": status}
         if is_complete(folder):
             result = json.loads((folder / "result.json").read_text())
-            row.update({k: result["final"].get(k) for k in TERMS})
+            row.update({k: v for k, v in result["final"].items() if k != "seconds"})
             row.update(steps=result.get("steps"), wall_seconds=result.get("wall_seconds"),
                        weights=result.get("weights"))
             row.update({k: v for k, v in result.items() if k.startswith("metric_")})

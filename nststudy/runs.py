@@ -2,10 +2,10 @@
 
     image.png     the result            content.png / style.png  the inputs as optimised against
     config.json   StyleConfig, re-runnable with ``nststudy stylize ... --config config.json``
-    history.csv   per step: step, total, content, style, tv, seconds
+    history.csv   per step: step, the objective's terms (total, content, style, tv), seconds, its own terms
     loss.png      total and each term against the step (log scale)
     env.json      versions, platform, weights source and md5, seed
-    result.json   how the run ended, final losses, wall time, optimiser details
+    result.json   how the run ended, final value of every term, wall time, optimiser details
 
 Every file is written atomically; ``result.json`` is written last, so its presence marks a complete run.
 """
@@ -24,8 +24,8 @@ from pathlib import Path
 from .config import StyleConfig
 from .files import atomic_path, save_figure, write_json, write_text
 from .images import save_image
+from .loop import history_row
 
-HISTORY_COLUMNS = ("step", "total", "content", "style", "tv", "seconds")
 RANDOM_TAG = "random-weights"
 
 
@@ -56,9 +56,10 @@ def environment(weights_source=None, seed=None) -> dict:
 
 
 def history_csv(history) -> str:
+    """The history as CSV, its columns in the order of the rows' keys (``loop.history_row``)."""
     buf = io.StringIO()
-    extra = [k for k in dict.fromkeys(k for row in history for k in row) if k not in HISTORY_COLUMNS]
-    writer = csv.DictWriter(buf, fieldnames=[*HISTORY_COLUMNS, *extra], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for row in history for k in row)),
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     return buf.getvalue()
@@ -89,7 +90,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     write_json(directory / "config.json", result.config.to_dict())
     write_text(directory / "history.csv", history_csv(result.history))
     write_json(directory / "env.json", environment(result.weights_source, result.config.seed))
-    fig = plot_losses(result.history, title=f"{directory.name} — {result.weights_source.label}")
+    fig = plot_losses(result.history, result.terms, title=f"{directory.name} — {result.weights_source.label}")
     save_figure(fig, directory / "loss.png")
     import matplotlib.pyplot as plt
 
@@ -99,7 +100,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
         "status": result.stopped if result.stopped in ("diverged", "stalled") else "complete",
         "stopped": result.stopped,
         "steps": len(result.history),
-        "final": {k: final.get(k) for k in HISTORY_COLUMNS[1:]},
+        "final": {k: v for k, v in final.items() if k in result.terms or k == "seconds"},  # every term, by name
         "wall_seconds": final.get("seconds"),
         "weights": result.weights_source.label,
         "info": result.info,
@@ -123,8 +124,7 @@ class Snapshots:
                                                     "config": config.to_dict()})
 
     def __call__(self, it):
-        self.history.append({"step": it.step, "total": it.total, "content": it.content, "style": it.style,
-                             "tv": it.tv, "seconds": round(it.seconds + self.offset, 4)})
+        self.history.append(history_row(it.step, it.terms, it.seconds + self.offset))
         if self.every and it.step % self.every == 0 and it.state is not None:
             import numpy as np
 
@@ -163,7 +163,8 @@ def is_complete(directory) -> bool:
 
 
 def load_run(directory) -> dict:
-    """Read a run folder back: config (StyleConfig), history (list of dicts), env and result dicts."""
+    """Read a run folder back: config (StyleConfig), history (list of dicts), env and result dicts, and the
+    run's ``terms`` (the keys of result.json's ``final`` but ``seconds``; empty for an unfinished run)."""
     directory = Path(directory)
     config = StyleConfig.from_dict(json.loads((directory / "config.json").read_text()))
     with open(directory / "history.csv", newline="") as f:
@@ -172,7 +173,8 @@ def load_run(directory) -> dict:
     for name in ("env", "result"):
         p = directory / f"{name}.json"
         out[name] = json.loads(p.read_text()) if p.is_file() else None
+    out["terms"] = tuple(k for k in (out["result"] or {}).get("final", {}) if k != "seconds")
     return out
 
 
-__all__ = ["Snapshots", "load_snapshot", "save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory", "HISTORY_COLUMNS"]
+__all__ = ["Snapshots", "load_snapshot", "save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory"]

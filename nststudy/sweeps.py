@@ -12,6 +12,7 @@ one the sweep would record now; otherwise it is rerun, and the sweep says what c
 from __future__ import annotations
 
 import difflib
+import fcntl
 import hashlib
 import itertools
 import json
@@ -31,7 +32,7 @@ import yaml
 from . import status as st
 from .cache import ENV as TARGET_CACHE_ENV
 from .config import FIELD_NAMES, StyleConfig, paper_name
-from .files import SweepLock, write_json
+from .files import write_json
 from .images import SAMPLES
 
 NOTEBOOK_EXTRA = ("content", "style", "output_dir")
@@ -233,6 +234,30 @@ def runs_folder(sweep: Sweep, preset: str | None, trials) -> Path:
     root = sweep.folder / (preset or "")
     random_w = any(t.params.get("weights") == "random" for t in trials)
     return root / ("runs_random-weights" if random_w else "runs")
+
+
+class SweepLock:
+    """One sweep process per study folder: a second one refuses with a clear message."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".lock"
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RuntimeError(f"{self.path.parent}: another sweep process is running on this study "
+                               f"(lock {self.path}); wait for it or stop it first") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
 
 
 # --------------------------------------------------------------------------------------------------------------

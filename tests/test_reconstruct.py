@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from nststudy import StyleConfig, deep_dream, invert_features, reconstruct_content, reconstruct_style, save_run
-from nststudy.reconstruct import MV_B, MV_V, default_lambda_tv, reconstruct
+from nststudy.losses import MV_B, MV_V
+from nststudy.reconstruct import default_lambda_tv, reconstruct
 
 from conftest import make_content, make_style
 
@@ -33,7 +34,7 @@ def test_style_reconstruction_matches_grams_only():
 def test_invert_features_objective_terms_by_hand():
     """With λ_α = λ_TV = 0 the objective is the relative feature error alone: 1 at x = 0 is not reachable
     from noise, but every term is reported and the data term falls."""
-    result = invert_features(make_content(), "conv2_1", CFG, lambda_alpha=0.0, lambda_tv=0.0, progress=False)
+    result = invert_features(make_content(), "conv2_1", CFG, lambda_norm=0.0, lambda_tv=0.0, progress=False)
     rows = result.history
     assert all(abs(h["total"] - h["content"]) < 1e-6 * max(1.0, h["total"]) for h in rows)
     assert rows[-1]["content"] < rows[0]["content"] / 5
@@ -49,7 +50,7 @@ def test_invert_features_regularisers_normalised_as_documented():
         return True
 
     cfg = CFG.replace(optimizer="adam", steps_per_epoch=1)
-    result = invert_features(make_content(), "conv1_1", cfg, alpha=4.0, beta=1.0, lambda_alpha=2.0,
+    result = invert_features(make_content(), "conv1_1", cfg, norm_exponent=4.0, tv_exponent=1.0, lambda_norm=2.0,
                              lambda_tv=3.0, callback=grab, progress=False)
     row = result.history[0]
     x0 = np.random.default_rng(cfg.seed).uniform(0, 255, (32, 21, 3)).astype(np.float32)
@@ -95,11 +96,11 @@ def test_reconstruct_dispatch_parses_papermill_strings_and_checks_task():
         reconstruct("content", make_content(), ["conv1_1", "conv2_1"], CFG)
 
 
-def test_alpha_norm_and_tv_beta_analytic():
-    from nststudy.losses import alpha_norm, total_variation_loss
+def test_norm_prior_and_tv_exponent_analytic():
+    from nststudy.losses import norm_prior, total_variation_loss
 
     x = tf.constant([[[1.0], [-2.0]], [[0.5], [3.0]]])  # 2x2x1
     # Σ|x|^3 = 1 + 8 + 0.125 + 27 = 36.125
-    assert float(alpha_norm(x, 3.0)) == pytest.approx(36.125)
+    assert float(norm_prior(x, 3.0)) == pytest.approx(36.125)
     # one position (0,0): dx = -2 - 1 = -3, dy = 0.5 - 1 = -0.5 -> (9 + 0.25)^(1/2) = 3.0414
-    assert float(total_variation_loss(x, beta=1.0)) == pytest.approx(np.sqrt(9.25), rel=1e-6)
+    assert float(total_variation_loss(x, exponent=1.0)) == pytest.approx(np.sqrt(9.25), rel=1e-6)
