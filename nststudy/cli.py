@@ -110,6 +110,21 @@ def _report(result, out):
     print(f"run folder: {out}/ (image.png, loss.png, history.csv, config.json, env.json, result.json)")
 
 
+def parameters_help() -> str:
+    """Every StyleConfig field with its default and help text (the ``--set`` keys), from the dataclass."""
+    import textwrap
+    from dataclasses import fields
+
+    from .config import help_text
+
+    lines = ["parameters (--set KEY=VALUE; lists comma-separated or JSON):"]
+    for f in fields(StyleConfig):
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        lines += textwrap.wrap(f"{f.name} (default {json.dumps(default)}): {help_text(f.name)}", 100,
+                               initial_indent="  ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nststudy", description="Neural style transfer workbench (Gatys et al.)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,11 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp):
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                         help="override a StyleConfig field, e.g. --set style_weight=1e4 "
-                             "--set content_layers=conv4_2 (lists: comma-separated or JSON)")
+                             "--set content_layers=conv4_2 (lists: comma-separated or JSON); every key below")
         sp.add_argument("--config", metavar="JSON", help="start from a config.json (e.g. a run's record)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder")
+    s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder", epilog=parameters_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("content", nargs="?", help="content image: path or bundled sample (astronaut, chelsea, coffee, rocket)")
     s.add_argument("style", nargs="?", help="style image: path or bundled sample (hubble_deep_field, brick, gravel, grass)")
     s.add_argument("-o", "--output", help="run folder to write")
@@ -129,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.set_defaults(func=_stylize)
 
-    d = sub.add_parser("demo", help="stylise a bundled photo with a bundled texture (no downloads)")
+    d = sub.add_parser("demo", help="stylise a bundled photo with a bundled texture (no downloads)",
+                       epilog=parameters_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("-o", "--output", default="runs/demo", help="run folder (default: runs/demo)")
     d.add_argument("--content", default=DEMO_CONTENT, help=f"default: {DEMO_CONTENT}")
     d.add_argument("--style", default=DEMO_STYLE, help=f"default: {DEMO_STYLE}")

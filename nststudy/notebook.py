@@ -6,10 +6,10 @@ import difflib
 import types
 
 from .config import FIELD_NAMES, StyleConfig, parse_value
+from .reconstruct import OPTIONS, RENAMED
 
 NOTEBOOK_ONLY = ("content", "style", "output_dir", "show", "preview_every", "compare_with")
-RECONSTRUCT_ONLY = ("task", "image", "layers", "output_dir", "show", "lambda_tv", "lambda_alpha", "alpha", "beta",
-                    "steps", "step_size", "octaves", "octave_scale")
+RECONSTRUCT_ONLY = ("task", "image", "layers", "output_dir", "show", *(n for names in OPTIONS.values() for n in names))
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 _PLAIN = (str, int, float, bool, list, tuple, dict, type(None))  # what papermill can inject
 
@@ -29,6 +29,8 @@ def config_from_parameters(namespace: dict, extra=NOTEBOOK_ONLY) -> StyleConfig:
             continue
         if not isinstance(value, _PLAIN):
             continue  # made by a later cell (config, result, the run folder) when a cell is re-run by hand
+        if name not in accepted and RENAMED.get(name) in accepted:
+            raise ValueError(f"parameter {name!r} is now called {RENAMED[name]!r}; pass -p {RENAMED[name]} instead")
         if name not in accepted:
             close = difflib.get_close_matches(name, sorted(accepted), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

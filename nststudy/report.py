@@ -308,11 +308,20 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
         fig = make(sweep, trials, runs)
         save_figure(fig, out / name, dpi=80)
         plt.close(fig)
+    return _tradeoff_and_text(sweep, trials, rows, preset, runs)
+
+
+def _tradeoff_and_text(sweep: Sweep, trials, rows, preset, runs: Path, readme_rows=None) -> dict:
+    """Draw the trade-off plot (``rows``: one per trial), write README.md (from ``readme_rows``, default
+    ``rows``) and the index; return the records' paths."""
+    import matplotlib.pyplot as plt
+
+    out = runs.parent
     fig = tradeoff(sweep, trials, rows)
     if fig is not None:
         save_figure(fig, out / "tradeoff.png", dpi=80)
         plt.close(fig)
-    write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
+    write_text(out / "README.md", study_readme(sweep, rows if readme_rows is None else readme_rows, preset, runs))
     write_index(sweep.folder.parent)
     return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
             "losses": str(out / "losses.png"), "readme": str(out / "README.md")}
@@ -326,8 +335,6 @@ def build_report(sweep_path, preset=None) -> dict:
     committed figures and results.csv are kept as they are, never replaced by an empty record; only the
     trade-off plot, drawn from the table's metric columns, is redrawn.
     """
-    import matplotlib.pyplot as plt
-
     from .sweeps import expand, runs_folder
 
     sweep = load_sweep(sweep_path)
@@ -338,14 +345,9 @@ def build_report(sweep_path, preset=None) -> dict:
         rows = rows_from_csv(out / "results.csv")
         by_id = {r.get("trial"): r for r in rows}
         known = [t for t in trials if t.id in by_id]
-        fig = tradeoff(sweep, known, [by_id[t.id] for t in known])  # the only figure the table alone can redraw
-        if fig is not None:
-            save_figure(fig, out / "tradeoff.png", dpi=80)
-            plt.close(fig)
-        write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
-        write_index(sweep.folder.parent)
-        return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
-                "losses": str(out / "losses.png"), "readme": str(out / "README.md"), "kept_figures": True}
+        # the trade-off plot is the only figure the table alone can redraw; README.md reads every row
+        paths = _tradeoff_and_text(sweep, known, [by_id[t.id] for t in known], preset, runs, readme_rows=rows)
+        return {**paths, "kept_figures": True}
     return write_report(sweep, trials, runs, preset)
 
 

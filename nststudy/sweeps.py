@@ -34,6 +34,7 @@ from .cache import ENV as TARGET_CACHE_ENV
 from .config import FIELD_NAMES, StyleConfig, paper_name
 from .files import write_json
 from .images import SAMPLES
+from .reconstruct import RENAMED, renamed
 
 NOTEBOOK_EXTRA = ("content", "style", "output_dir")
 PRESETS = {
@@ -93,7 +94,9 @@ def load_sweep(path) -> Sweep:
     combine = data.get("combine", "product")
     if combine not in ("product", "zip"):
         raise ValueError(f"{path}: combine={combine!r}; accepted: product, zip")
-    axes = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in data["axes"].items()}
+    data["base"] = renamed(dict(data.get("base") or {}), f"{path}: base")
+    axes = {k: list(v) if isinstance(v, (list, tuple)) else [v]
+            for k, v in renamed(dict(data["axes"]), f"{path}: axes").items()}
     if combine == "zip" and len({len(v) for v in axes.values()}) > 1:
         raise ValueError(f"{path}: combine=zip needs axes of equal length, got "
                          + ", ".join(f"{k}: {len(v)}" for k, v in axes.items()))
@@ -213,16 +216,32 @@ def notebook_parameters(notebook) -> dict:
     return {name: info.get("default") for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
+def notebook_config_defaults(declared: dict) -> dict:
+    """The StyleConfig fields a notebook declares, with the defaults written in its parameters cell (parsed
+    as Python literals; a default that is not a literal is left to StyleConfig's)."""
+    import ast
+
+    out = {}
+    for key, text in declared.items():
+        if key in FIELD_NAMES:
+            try:
+                out[key] = ast.literal_eval(str(text))
+            except (ValueError, SyntaxError):
+                pass
+    return out
+
+
 def check_trials(sweep: Sweep, trials: list[Trial], declared: dict | None = None) -> None:
     """Before any compute: every parameter name must be one the notebook declares, every value valid."""
     declared = notebook_parameters(sweep.notebook) if declared is None else declared
+    defaults = notebook_config_defaults(declared)  # the config that runs: the notebook's defaults, then the trial's
     for trial in trials:
         for key in trial.params:
             if key not in declared:
                 close = difflib.get_close_matches(key, sorted(declared), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ValueError(f"{sweep.path}: parameter {key!r} is not a parameter of {sweep.notebook.name}{hint}")
-        config = {k: v for k, v in trial.params.items() if k in FIELD_NAMES}
+        config = {**defaults, **{k: v for k, v in trial.params.items() if k in FIELD_NAMES}}
         try:
             StyleConfig.from_dict(config)
         except ValueError as e:
@@ -317,7 +336,12 @@ def recorded_fingerprint(folder: Path) -> dict | None:
         data = json.loads((Path(folder) / "trial.json").read_text())
     except (OSError, ValueError):
         return None
-    return data.get("fingerprint") if isinstance(data, dict) else None
+    record = data.get("fingerprint") if isinstance(data, dict) else None
+    if isinstance(record, dict):  # recorded before parameters were renamed: compare under the new names
+        for part in ("params", "notebook_defaults"):
+            if isinstance(record.get(part), dict):
+                record[part] = {RENAMED.get(k, k): v for k, v in record[part].items()}
+    return record
 
 
 _UNSET = object()

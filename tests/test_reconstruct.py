@@ -104,3 +104,50 @@ def test_norm_prior_and_tv_exponent_analytic():
     assert float(norm_prior(x, 3.0)) == pytest.approx(36.125)
     # one position (0,0): dx = -2 - 1 = -3, dy = 0.5 - 1 = -0.5 -> (9 + 0.25)^(1/2) = 3.0414
     assert float(total_variation_loss(x, exponent=1.0)) == pytest.approx(np.sqrt(9.25), rel=1e-6)
+
+
+def test_reconstruct_refuses_unknown_options_and_ignored_values():
+    """reconstruct() used to drop options it did not know (a misspelt 'octave' did nothing, silently)."""
+    with pytest.raises(ValueError, match=r"unknown option 'octave'.*accepted: .*octaves"):
+        reconstruct("dream", make_content(), ["conv1_1"], CFG, octave=2)
+    with pytest.raises(ValueError, match=r"octaves=5 is an option of task='dream' and does nothing for task='invert'"):
+        reconstruct("invert", make_content(), ["conv1_1"], CFG, octaves=5)
+
+
+def test_reconstruct_reads_the_old_exponent_names_with_a_warning():
+    cfg = CFG.replace(steps_per_epoch=1)
+    with pytest.warns(FutureWarning, match=r"'alpha' is now called 'norm_exponent'"):
+        r = reconstruct("invert", make_content(), ["conv1_1"], cfg, alpha=4.0, progress=False)
+    assert r.info["norm_exponent"] == 4.0
+    with pytest.raises(ValueError, match="both 'beta' and its new name 'tv_exponent'"):
+        reconstruct("invert", make_content(), ["conv1_1"], cfg, beta=1.0, tv_exponent=1.0)
+
+
+def test_feature_inversion_prior_reaches_every_record(tmp_path):
+    """The prior term was written to history.csv but dropped from result.json and results.csv; the objective
+    now declares it and every record follows."""
+    import json
+
+    from nststudy.report import collect
+    from nststudy.sweeps import Trial
+
+    result = invert_features(make_content(), "conv1_1", CFG.replace(steps_per_epoch=2), progress=False)
+    assert result.terms == ("total", "content", "style", "tv", "prior")
+    run = save_run(result, tmp_path / "runs" / "t1")
+    assert (run / "history.csv").read_text().splitlines()[0] == "step,total,content,style,tv,seconds,prior"
+    final = json.loads((run / "result.json").read_text())["final"]
+    assert list(final) == ["total", "content", "style", "tv", "seconds", "prior"]
+    assert final["prior"] == pytest.approx(result.history[-1]["prior"]) and final["prior"] > 0
+    (row,) = collect([Trial(run.name, {}, {})], run.parent)
+    assert row["prior"] == final["prior"]
+    assert list(row)[:7] == ["trial", "status", "total", "content", "style", "tv", "prior"]
+
+
+def test_deep_dream_records_its_own_names():
+    """DeepDream's layers and octaves are its own settings, in result.info, not StyleConfig's content_layers
+    and epochs (which it leaves as they were)."""
+    result = deep_dream(make_content(), ["conv1_1"], steps=2, octaves=2, jitter=0, config=CFG, progress=False)
+    assert result.info["dream_layers"] == ["block1_conv1"] and result.info["octaves"] == 2
+    assert result.config == CFG
+    assert [h["octave"] for h in result.history] == [0, 0, 1, 1]
+    assert list(result.history[0]) == ["step", "total", "content", "style", "tv", "seconds", "objective", "octave"]

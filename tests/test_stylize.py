@@ -398,3 +398,24 @@ def test_folder_already_saying_random_is_kept(adam_run, tmp_path):
     out = save_run(adam_run, tmp_path / "my_Random_run")
     assert out == tmp_path / "my_Random_run"
     assert is_complete(out)
+
+
+def test_iterate_computes_state_and_image_once_and_names_its_terms():
+    """Snapshots reads ``it.state`` twice and ``it.image`` once per snapshot; each used to recompute the whole
+    state (a copy of every optimiser variable) on every access."""
+    calls = {"state": 0, "image": 0}
+
+    def state_fn():
+        calls["state"] += 1
+        return {"step": 3, "x": np.zeros((1, 2, 2, 3), np.float32), "optimizer": []}
+
+    def image_fn():
+        calls["image"] += 1
+        return np.full((1, 2, 2, 3), 7.6, np.float32)
+
+    it = Iterate(3, {"total": 5.0, "content": 1.0, "style": 2.0, "tv": 0.0, "prior": 0.5}, 0.1, image_fn, state_fn)
+    assert it.state is it.state and calls["state"] == 1
+    assert it.image[0, 0].tolist() == [8, 8, 8] and it.image is it.image and calls["image"] == 1
+    assert (it.total, it.prior) == (5.0, 0.5)
+    with pytest.raises(AttributeError, match="terms are total, content, style, tv, prior"):
+        it.histogram

@@ -307,6 +307,32 @@ def test_ill_typed_value_is_caught_before_any_trial_runs(tmp_path, base, axes, w
     assert runs_folders_under(path.parent) == []
 
 
+def test_check_trials_validates_the_config_that_runs_with_the_notebooks_defaults(tmp_path):
+    """A trial runs with the notebook's defaults for what it leaves unset, not StyleConfig's: a notebook whose
+    image_size is 64 cannot run scales=[128] (which StyleConfig's 256 would allow)."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = cell.source.replace("image_size = 256", "image_size = 64")
+    assert "image_size = 64" in cell.source
+    small = tmp_path / "small.ipynb"
+    nbformat.write(nb, small)
+    path = make_sweep(tmp_path, base={"epochs": 1}, axes={"scales": [[128]]}, extra={"notebook": str(small)})
+    sweep = load_sweep(path)
+    StyleConfig(scales=[128])  # valid against StyleConfig's own defaults
+    with pytest.raises(ValueError, match=r"scales=\[128\].*image_size=64"):
+        check_trials(sweep, expand(sweep))
+
+
+def test_old_parameter_names_in_a_sweep_file_are_read_with_a_warning(tmp_path):
+    path = make_sweep(tmp_path, base={"task": "invert", "alpha": 6.0, "beta": 2.0}, axes={"lambda_tv": [0.5]},
+                      pairs=[], extra={"images": ["chelsea"], "notebook": str(NOTEBOOK.parent / "reconstruct.ipynb")})
+    with pytest.warns(FutureWarning, match="'alpha' is now called 'norm_exponent'"):
+        sweep = load_sweep(path)
+    assert sweep.base["norm_exponent"] == 6.0 and sweep.base["tv_exponent"] == 2.0 and "alpha" not in sweep.base
+    check_trials(sweep, expand(sweep))
+
 def test_notebook_extras_are_parameters_but_not_config(tmp_path):
     """content/style are notebook parameters (not StyleConfig fields) and must pass the checks."""
     sweep = load_sweep(make_sweep(tmp_path))
