@@ -283,6 +283,20 @@ def test_stylize_notebook_refuses_a_misspelt_parameter(tmp_path):
 
 
 @pytest.mark.timeout(TIMEOUT)
+def test_reconstruct_notebook_inverts_and_records_the_prior(tmp_path):
+    """The reconstruct notebook passes every task's options to reconstruct() (those of other tasks at their
+    defaults) and the inversion's prior term reaches result.json; an old parameter name is refused with the
+    new one to use."""
+    out = tmp_path / "inv_random-weights"
+    execute(NOTEBOOKS / "reconstruct.ipynb", tmp_path / "out.ipynb", task="invert", layers=["conv1_1"],
+            output_dir=str(out), weights="random", image_size=32, steps_per_epoch=2, show=False, lambda_tv=0.5)
+    record = json.loads((out / "result.json").read_text())
+    assert record["final"]["prior"] > 0 and record["info"]["lambda_tv"] == 0.5
+    with pytest.raises(PapermillExecutionError, match="'alpha' is now called 'norm_exponent'"):
+        execute(NOTEBOOKS / "reconstruct.ipynb", tmp_path / "old.ipynb", task="invert", layers=["conv1_1"],
+                output_dir=str(tmp_path / "never"), weights="random", image_size=32, steps_per_epoch=2, alpha=4.0)
+
+@pytest.mark.timeout(TIMEOUT)
 def test_explore_notebook_previews_and_compares(smoke_run, tmp_path):
     _, earlier = smoke_run
     earlier = run_directory(earlier, resolve_weights("vgg19", "random"))

@@ -194,11 +194,11 @@ reconstruct = notebook([
                        only=("model", "weights", "pooling", "optimizer", "learning_rate", "decay_steps", "decay_rate",
                              "epochs", "steps_per_epoch", "image_size", "seed"))
         + option_lines()) + "\nshow = True  # display the result and the loss plot", ["parameters"]),
-    ("code", "import nststudy\nimport nststudy.notebook\nfrom nststudy.reconstruct import OPTIONS, reconstruct\n\n"
+    ("code", "import nststudy\nimport nststudy.notebook\nimport nststudy.reconstruct\n\n"
              "config = nststudy.notebook.config_from_parameters(globals(), extra=nststudy.notebook.RECONSTRUCT_ONLY)\n"
-             "options = {name: globals()[name] for names in OPTIONS.values() for name in names}  # every task's options\n"
+             "options = {name: globals()[name] for names in nststudy.reconstruct.OPTIONS.values() for name in names}\n"
              "options['lambda_tv'] = None if lambda_tv < 0 else lambda_tv  # None: the depth schedule"),
-    ("code", "result = reconstruct(task, image, layers, config, **options)\nrun = nststudy.save_run(result, output_dir)\n"
+    ("code", "result = nststudy.reconstruct.reconstruct(task, image, layers, config, **options)\nrun = nststudy.save_run(result, output_dir)\n"
              "print(run, result.stopped, result.final, {k: v for k, v in result.info.items() if k.startswith('metric_')})"),
     ("code", "if show:\n    from IPython.display import Image, display\n\n"
              "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
