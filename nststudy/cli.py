@@ -1,6 +1,7 @@
 """Command line: ``nststudy stylize``, ``nststudy demo`` (also ``python -m nststudy``).
 
-Bad input ends with exit code 2 and a one-line reason on stderr, never a traceback; a run that diverged
+Bad input (and every error nststudy raises on purpose: see ``main``) ends with exit code 2 and a one-line
+reason on stderr, never a traceback; a run that diverged
 or stalled (L-BFGS gave up without lowering the loss) ends with exit code 3 after saving its record.
 ``nststudy sweep`` ends with 0 when every trial is complete, 3 when every trial finished but some are flagged
 (stopped, diverged, stalled, worsened) and 1 when any failed (``nststudy.status``).
@@ -48,7 +49,7 @@ def config_from_args(config_path, sets, base=None) -> StyleConfig:
 
 def _stylize(args) -> int:
     from .models import resolve_weights
-    from .runs import Snapshots, load_snapshot, run_directory, save_run
+    from .runs import Snapshots, clear_snapshots, load_snapshot, run_directory, save_run
     from .stylize import stylize
 
     if args.resume:
@@ -68,10 +69,12 @@ def _stylize(args) -> int:
             raise UsageError("stylize needs CONTENT STYLE -o DIR (or --resume DIR)")
         config = config_from_args(args.config, args.set)
         callback = None
-        if config.snapshot_every:
+        if config.snapshot_every:  # the callback clears an older run's snapshots at the first step
             out = run_directory(args.output, resolve_weights(config.model, config.weights, config.seed))
             callback = Snapshots(out, config.snapshot_every, args.content, args.style, config)
         result = stylize(args.content, args.style, config, callback=callback, progress=not args.quiet)
+        if not config.snapshot_every:  # no snapshot of another run may stay beside this run's record
+            clear_snapshots(run_directory(args.output, result.weights_source))
         out = save_run(result, args.output)
     _report(result, out)
     return 3 if result.stopped in ("diverged", "stalled") else 0
@@ -196,23 +199,35 @@ def _cli_sweep(args) -> int:
     return summary["exit_code"]  # 0 all complete, 3 all finished but some flagged, 1 some failed (nststudy.status)
 
 
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its message's lines joined (YAML's errors span several), or its class name
+    when it has no message; an OSError with its file name when it has one."""
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror} ({e.filename})" if e.filename else e.strerror
+    else:
+        text = str(e)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(e).__name__
+
+
 def main(argv=None) -> int:
+    """Run a command. Every error nststudy raises on purpose ends as ``nststudy: error: <one line>`` on
+    stderr and exit code 2 (``WeightsNotFoundError`` adds the places it looked at on the lines below);
+    Ctrl-C as ``nststudy: interrupted`` and exit code 130. Anything else is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     from .images import ImageError
     from .models import WeightsFileError, WeightsNotFoundError
 
     try:
         return args.func(args)
-    except WeightsNotFoundError as e:
+    except WeightsNotFoundError as e:  # its message lists the places looked at and the fix: keep the lines
         print(f"nststudy: error: {e}", file=sys.stderr)
-    except (UsageError, ImageError, WeightsFileError, ValueError, PermissionError, FileNotFoundError,
-            RuntimeError) as e:
-        print(f"nststudy: error: {e}", file=sys.stderr)
+    except (UsageError, ImageError, WeightsFileError, ValueError, MemoryError, RuntimeError, OSError) as e:
+        # OSError covers FileNotFoundError, PermissionError and a full disk (errno 28); MemoryError is the
+        # memory check's refusal (nststudy.memory.check_fits) or a real allocation failure.
+        print(f"nststudy: error: {one_line(e)}", file=sys.stderr)
     except KeyboardInterrupt:
         print("nststudy: interrupted", file=sys.stderr)
         return 130
-    except OSError as e:
-        print(f"nststudy: error: {e.strerror or e} ({getattr(e, 'filename', '') or ''})", file=sys.stderr)
     return 2
 
 

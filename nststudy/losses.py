@@ -1,5 +1,5 @@
 """Every formula of the package as a small, pure, differentiable TensorFlow function: the Gatys et al. losses
-(seed 000), the Gram rescaling of ``style_scale``, Mahendran & Vedaldi's feature-inversion terms and the
+(seed 000), the Gram rescaling of ``style_scale`` (per layer, by its positions), Mahendran & Vedaldi's feature-inversion terms and the
 DeepDream objective and step (seed 003). Each docstring gives its source.
 
 Features are post-ReLU activations shaped (H, W, N) or (1, H, W, N): N filters, M = H·W positions.
@@ -67,16 +67,6 @@ def style_loss(features, target_grams, layer_weights):
     return total
 
 
-def rescale_gram(gram, positions, target_positions):
-    """A Gram matrix taken over ``positions`` (M) restated for ``target_positions`` (M'): G · M'/M.
-
-    G = F Fᵀ sums over the M positions of a layer, so a style image of another size than the result
-    (``style_scale``) gives Grams on another scale; multiplied by M'/M they describe the same per-position
-    statistics at the result's size (the sum of a mean over positions, eq. 3 of seed 000 at M' positions).
-    """
-    return tf.convert_to_tensor(gram, tf.float32) * (float(target_positions) / float(positions))
-
-
 def total_variation_loss(image, exponent=2.0):
     """R_TV = Σ_{i,j,c} [(x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²]^{exponent/2}  (seed 003; Mahendran &
     Vedaldi's V^β regulariser with β = ``exponent``, pystiche's ``exponent``).
@@ -95,6 +85,33 @@ def total_variation_loss(image, exponent=2.0):
     if exponent == 2.0:
         return tf.reduce_sum(sq)
     return tf.reduce_sum(tf.pow(sq + 1e-8, exponent / 2.0))
+
+
+def feature_positions(height: int, width: int, poolings: int) -> int:
+    """M_l = ⌊H / 2^p⌋ · ⌊W / 2^p⌋: the positions of a VGG layer reached through ``p`` poolings from an
+    H×W image (seed 000: "M_l is the size of the feature map (height×width)"). VGG's 3×3 convolutions keep
+    the size ('same' padding); each of Keras's 2×2, stride-2 'valid' poolings (max or average) halves a side
+    and drops an odd last row or column, and ⌊⌊n/2⌋/2⌋ = ⌊n/4⌋, so p poolings floor n / 2^p once."""
+    return (int(height) >> int(poolings)) * (int(width) >> int(poolings))
+
+
+def gram_rescale(content_hw, style_hw, poolings: int) -> float:
+    """M_l(x) / M_l(a): the factor that puts the Gram of a style image a, taken at another size than the
+    image x being optimised, on x's scale at a layer reached through ``poolings`` poolings.
+
+    G^l = F^l F^lᵀ sums over the M_l positions of layer l (seed 000, eq. 3), so it grows with M_l; scaled by
+    M_l(x) / M_l(a) it describes the same per-position statistics with x's number of positions, which is
+    what E_l's 1 / (4 N_l² M_l²) (eq. 4) assumes. M_l comes from ``feature_positions``, not from the pixel
+    areas: flooring at each pooling makes them differ (5/21 instead of 1/4 at block5 for a 256×171 content
+    and its 512×342 style, 4.8 % apart). ``content_hw`` and ``style_hw`` are (height, width) in pixels.
+    """
+    m_x = feature_positions(*content_hw[:2], poolings)
+    m_a = feature_positions(*style_hw[:2], poolings)
+    if not (m_x and m_a):
+        raise ValueError(f"after {poolings} poolings a {content_hw[1]}x{content_hw[0]} image has {m_x} and a "
+                         f"{style_hw[1]}x{style_hw[0]} style image {m_a} feature positions: no positions left "
+                         f"for a Gram; use larger images or a shallower layer")
+    return m_x / m_a
 
 
 def norm_prior(image, exponent=6.0):
@@ -148,5 +165,6 @@ def dream_step(image, gradient, step_size):
     return tf.clip_by_value(tf.convert_to_tensor(image, tf.float32) + step_size * 255.0 * g, 0.0, 255.0)
 
 
-__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "style_loss", "rescale_gram", "total_variation_loss",
-           "norm_prior", "inversion_terms", "dream_objective", "dream_step", "MV_B", "MV_V"]
+__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "style_loss", "total_variation_loss",
+           "norm_prior", "inversion_terms", "dream_objective", "dream_step", "MV_B", "MV_V",
+           "feature_positions", "gram_rescale"]

@@ -2,7 +2,10 @@
 
 The reference network and layers are fixed, whatever a run optimised, so numbers from different runs
 and sweeps compare: VGG19, content layer conv4_2, style layers conv1_1..conv5_1, with ImageNet weights
-when they can be found and seeded random weights (labelled in ``metric_reference``) otherwise.
+for runs with real weights (an error if they cannot be found or loaded, never a silent swap) and seeded
+random weights (seed 0) for runs with random weights. ``metric_reference`` says which, and which style:
+always the original style image(s), before colour preservation recoloured or greyed them; for a blend,
+the blend (Grams and colours weighted as the run's ``style_blend_weights``).
 """
 
 from __future__ import annotations
@@ -27,42 +30,64 @@ def ssim_luminance(a, b) -> float:
     return float(structural_similarity(la, lb, data_range=255.0, win_size=max(3, win)))
 
 
-def _lab_stats(image):
+def _lab_stats(image, weights=None):
+    """Mean and (population, maximum-likelihood) covariance of the CIELAB colours of an image, or of several
+    pooled (each image weighing ``weights[i]`` in all, spread over its pixels): pooling 3 : 1 gives the
+    statistics of one image made of the first image three times and the second once."""
     from skimage.color import rgb2lab
 
-    lab = rgb2lab(np.asarray(image, np.uint8)).reshape(-1, 3)
-    return lab.mean(0), np.cov(lab, rowvar=False)
+    images = image if isinstance(image, (list, tuple)) else [image]
+    labs = [rgb2lab(np.asarray(im, np.uint8)).reshape(-1, 3) for im in images]
+    if len(labs) == 1:
+        return labs[0].mean(0), np.cov(labs[0], rowvar=False, bias=True)
+    weights = [1.0] * len(labs) if weights is None else weights
+    lab = np.concatenate(labs)
+    w = np.concatenate([np.full(len(x), wi / len(x)) for x, wi in zip(labs, weights)])
+    return np.average(lab, axis=0, weights=w), np.cov(lab, rowvar=False, aweights=w, bias=True)
 
 
-def colour_distance(a, b) -> float:
+def colour_distance(a, b, weights=None) -> float:
     """Fréchet (2-Wasserstein) distance between Gaussians fitted to the CIELAB colours of two images:
-    ‖μa − μb‖² + Tr(Σa + Σb − 2 (Σa^½ Σb Σa^½)^½), square-rooted. Symmetric, 0 for equal statistics."""
+    ‖μa − μb‖² + Tr(Σa + Σb − 2 (Σa^½ Σb Σa^½)^½), square-rooted. Symmetric, 0 for equal statistics.
+    ``b`` may be a list of images (a style blend) whose colours are pooled with ``weights``."""
     from scipy.linalg import sqrtm
 
-    (ma, ca), (mb, cb) = _lab_stats(a), _lab_stats(b)
+    (ma, ca), (mb, cb) = _lab_stats(a), _lab_stats(b, weights)
     ra = sqrtm(ca)
     cross = sqrtm(ra @ cb @ ra)
     value = float(np.sum((ma - mb) ** 2) + np.trace(ca + cb - 2 * np.real(cross)))
     return float(np.sqrt(max(value, 0.0)))
 
 
-def reference_extractor(weights_source=None):
-    """The fixed metric network: VGG19 to conv5_1. Runs with random weights are measured with seeded random
-    weights (seed 0); all others with ImageNet VGG19 when it can be found, else random (labelled)."""
-    from .models import WeightsNotFoundError, build_extractor, resolve_weights
+def reference_source(weights_source):
+    """The weights of the fixed metric network for a run with ``weights_source``: seeded random (seed 0) for
+    a random-weights run; else ImageNet VGG19, the run's own file when it is that, else found as
+    ``models.resolve_weights`` finds it. A missing or corrupt file raises (WeightsNotFoundError,
+    WeightsFileError): metrics are never taken with random weights in place of real ones."""
+    from .models import KERAS_WEIGHTS, WeightsSource, resolve_weights
 
-    source = resolve_weights(REFERENCE_MODEL, "random", 0)
-    if weights_source is not None and not weights_source.is_random:
-        try:
-            source = resolve_weights(REFERENCE_MODEL, "imagenet")
-        except (WeightsNotFoundError, ValueError):
-            pass
+    if not isinstance(weights_source, WeightsSource):
+        raise TypeError(f"reference_source needs the run's WeightsSource, got {type(weights_source).__name__}")
+    if weights_source.is_random:
+        return resolve_weights(REFERENCE_MODEL, "random", 0)
+    if weights_source.kind == "imagenet" and weights_source.md5 == KERAS_WEIGHTS[REFERENCE_MODEL][1]:
+        return weights_source
+    return resolve_weights(REFERENCE_MODEL, "imagenet")
+
+
+def reference_extractor(weights_source):
+    """The fixed metric network (VGG19 to conv5_1) for a run with ``weights_source`` (see
+    ``reference_source``), and the weights it uses."""
+    from .models import build_extractor
+
+    source = reference_source(weights_source)
     return build_extractor(REFERENCE_MODEL, (REFERENCE_CONTENT, *REFERENCE_STYLE), source, "max"), source
 
 
-def feature_distances(result, content, style, extractor) -> dict:
+def feature_distances(result, content, style, extractor, weights=None) -> dict:
     """Relative content-feature distance ‖F(x) − F(p)‖/‖F(p)‖ at conv4_2 and relative Gram distance
-    Σ_l ‖G_l(x) − G_l(a)‖/‖G_l(a)‖ over conv1_1..conv5_1."""
+    Σ_l ‖G_l(x) − A_l‖/‖A_l‖ over conv1_1..conv5_1, with A_l = G_l(a) of the style image, or for a list of
+    style images the blend Σ_i w_i G_l(a_i) (``weights`` normalised to sum to 1; equal if not given)."""
     import tensorflow as tf
 
     from .colour import preprocess
@@ -71,26 +96,39 @@ def feature_distances(result, content, style, extractor) -> dict:
     def feats(img):
         return extractor(preprocess(np.asarray(img, np.float32)[None]))
 
-    fx, fp, fa = feats(result), feats(content), feats(style)
+    styles = style if isinstance(style, (list, tuple)) else [style]
+    weights = np.asarray([1.0] * len(styles) if weights is None else weights, np.float64)
+    weights = weights / weights.sum()
+    fx, fp, fa = feats(result), feats(content), [feats(s) for s in styles]
     c = float(tf.norm(fx[REFERENCE_CONTENT] - fp[REFERENCE_CONTENT]) / (tf.norm(fp[REFERENCE_CONTENT]) + 1e-12))
     s = 0.0
     for name in REFERENCE_STYLE:
-        ga, gx = gram_matrix(fa[name]), gram_matrix(fx[name])
+        ga = tf.add_n([float(w) * gram_matrix(f[name]) for w, f in zip(weights, fa)])
+        gx = gram_matrix(fx[name])
         s += float(tf.norm(gx - ga) / (tf.norm(ga) + 1e-12))
     return {"metric_content_distance": c, "metric_style_distance": s}
 
 
-def run_metrics(image, content, style, weights_source=None, extractor=None) -> dict:
-    """All metrics of a result against its (resized) content and style images, as ``metric_*`` keys."""
-    if extractor is None:
-        extractor, weights_source = reference_extractor(weights_source)
+def run_metrics(image, content, style, weights_source, weights=None, reference=None) -> dict:
+    """All metrics of a result against its content and its original style image(s) (a list: a blend with
+    ``weights``), all at the result's size, as ``metric_*`` keys. ``weights_source`` is the run's;
+    ``reference`` an ``(extractor, source)`` pair from ``reference_extractor`` when already built."""
+    extractor, source = reference if reference is not None else reference_extractor(weights_source)
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    weights = [1.0 / len(styles)] * len(styles) if weights is None else [w / sum(weights) for w in weights]
     out = {"metric_ssim_content": ssim_luminance(image, content)}
-    out.update(feature_distances(image, content, style, extractor))
-    out["metric_colour_to_style"] = colour_distance(image, style)
+    out.update(feature_distances(image, content, styles, extractor, weights))
+    out["metric_colour_to_style"] = colour_distance(image, styles, weights)
     out["metric_colour_to_content"] = colour_distance(image, content)
-    out["metric_reference"] = f"{REFERENCE_MODEL} conv4_2 / conv1_1-conv5_1, {weights_source.label}"
+    if len(styles) == 1:
+        against = "style: the original style image"
+    else:
+        against = (f"style: blend of {len(styles)} original style images (weights "
+                   f"{', '.join(f'{w:.4g}' for w in weights)})")
+    out["metric_reference"] = f"{REFERENCE_MODEL} conv4_2 / conv1_1-conv5_1, {source.label}; {against}"
     return out
 
 
 __all__ = ["ssim_luminance", "colour_distance", "feature_distances", "run_metrics", "reference_extractor",
+           "reference_source",
            "luminance", "REFERENCE_MODEL", "REFERENCE_CONTENT", "REFERENCE_STYLE"]

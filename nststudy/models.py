@@ -152,16 +152,19 @@ def _vgg_base(model: str, source: WeightsSource):
     return base
 
 
-def build_extractor(model: str = "vgg19", layers=("block4_conv2",), source: WeightsSource | None = None,
-                    pooling: str = "max"):
+def build_extractor(model: str, layers, source: WeightsSource, pooling: str = "max"):
     """A Keras model mapping a preprocessed (1, H, W, 3) batch to ``{layer name: features}``.
 
+    ``source`` (from ``resolve_weights``) is required: there is no default, so no model is ever built
+    with random weights unless they were asked for (``resolve_weights(model, "random", seed)``).
     The model is truncated after the deepest requested layer, so nothing deeper is computed.
     ``pooling="avg"`` swaps VGG's max pooling for average pooling (Gatys et al.), same weights.
     """
     import keras
 
-    source = source or resolve_weights(model, "random")
+    if not isinstance(source, WeightsSource):
+        raise TypeError(f"build_extractor needs a WeightsSource (from resolve_weights), got {source!r}; "
+                        f"for random weights say so: resolve_weights({model!r}, 'random', seed)")
     names = [keras_layer_name(n, model) for n in layers]
     if not names:
         raise ValueError("build_extractor needs at least one layer")

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from . import cache, losses
 from .colour import preprocess
-from .config import StyleConfig
+from .config import StyleConfig, model_layers
 
 # The terms the style-transfer objective reports, "total" (what is minimised) first. Every record follows
 # ``loss_fn.terms``; another objective (feature inversion) declares these plus its own.
@@ -36,7 +36,9 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     """Targets computed once; returns ``loss_fn(x) -> terms`` for an RGB (1, H, W, 3) image in 0..255.
 
     ``style`` is one image or a list blended with ``blend`` weights. A style image of another size than
-    the content (``style_scale``) has its Grams rescaled by M_x / M_style (``losses.rescale_gram``).
+    the content (``style_scale``) has each layer's Gram rescaled by M_l(x) / M_l(style), the positions of
+    that layer in each image (``losses.gram_rescale``), since G = FFᵀ sums over the M_l positions: the
+    targets then describe the same per-position statistics at the result's size.
     ``loss_fn.terms`` names the terms it returns (``TERMS``).
     With ``source`` (the weights) given, targets go through the on-disk cache when one is set (cache.py).
     """
@@ -45,10 +47,11 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     styles = style if isinstance(style, list) else [style]
     blend = blend or [1.0 / len(styles)] * len(styles)
     style_targets = [tf.zeros(())] * len(config.style_layers)
+    order = model_layers(config.model)
+    poolings = {n: sum("pool" in m for m in order[: order.index(n) + 1]) for n in config.style_layers}
     for image, w in zip(styles, blend):
         grams = targets(extractor, config, image, config.style_layers, "gram", source)
-        m_style, m_result = image.shape[0] * image.shape[1], content.shape[0] * content.shape[1]
-        style_targets = [acc + w * losses.rescale_gram(grams[n], m_style, m_result)
+        style_targets = [acc + w * losses.gram_rescale(content.shape, image.shape, poolings[n]) * grams[n]
                          for acc, n in zip(style_targets, config.style_layers)]
     style_targets = [tf.constant(g) for g in style_targets]
     a, b, t = config.content_weight, config.style_weight, config.tv_weight

@@ -2,10 +2,12 @@
 ExponentialDecay schedule, one compiled step) and L-BFGS-B (SciPy, value and gradient from TF).
 
 Each loop takes ``loss_fn(x) -> {term: value}`` (whatever terms the objective declares; "total" is the one
-minimised) for a (1, H, W, 3) RGB image in 0..255, a start image, a StyleConfig and ``on_step(step, terms, image_fn) -> bool`` (True stops the
-run). Pixels stay in 0..255 (clipping for the gradient methods, bounds for L-BFGS-B). A non-finite
-loss or gradient stops the run; the image returned is the last one whose values were all finite. An
-L-BFGS run whose line search gives up mid-run restarts from its last accepted iterate; one that gives up before
+minimised) for a (1, H, W, 3) RGB image in 0..255, a start image, a StyleConfig and ``on_step(step, terms,
+image_fn) -> bool`` (True stops the run). Every optimiser reports, for step i, the loss of the image after i
+steps, so the last row is the loss of the image returned. Pixels stay in 0..255 (clipping for the gradient
+methods, bounds for L-BFGS-B). A non-finite loss or gradient stops the run; the image returned is the last one
+whose loss was finite. An L-BFGS run whose line search gives up mid-run restarts from its last accepted
+iterate; one that gives up before
 lowering the loss at all is reported as "stalled".
 """
 
@@ -54,6 +56,9 @@ def make_schedule(config):
 def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     """Adam (default) or plain gradient descent ("sgd") with tf.GradientTape, one compiled step.
 
+    Each step applies the update, then evaluates the loss and gradient at the new image: the row reported
+    for step i is the loss of the image after i updates (the image ``on_step`` and the outcome hold), as
+    with L-BFGS. That costs one evaluation more than the steps (the start image's, for the first update).
     ``resume`` ({"step": n, "optimizer": [arrays]}) restores the optimiser's variables (iteration count,
     Adam's moments) and runs the remaining steps from ``x0``; ``on_step``'s 4th argument returns that state.
     """
@@ -65,7 +70,7 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     else:
         opt = keras.optimizers.SGD(learning_rate=schedule, momentum=0.0)
     x = tf.Variable(np.asarray(x0, np.float32), name="image")
-    last_finite = tf.Variable(x)
+    last_finite = tf.Variable(x)  # the last image whose loss was finite: what a diverged run returns
     opt.build([x])
     start = 0
     if resume:
@@ -76,19 +81,28 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     def state():
         return {"step": int(opt.iterations.numpy()), "x": x.numpy(), "optimizer": [v.numpy() for v in opt.variables]}
 
-    @tf.function(jit_compile=use_xla(x.shape, config.total_steps))
-    def step():
+    def value_and_grad():
         with tf.GradientTape() as tape:
             terms = loss_fn(x)
-        grad = tape.gradient(terms["total"], x)
+        return terms, tape.gradient(terms["total"], x)
+
+    @tf.function(jit_compile=use_xla(x.shape, config.total_steps))
+    def step(grad):
         opt.apply_gradients([(grad, x)])
         x.assign(tf.clip_by_value(x, 0.0, 255.0))
-        last_finite.assign(tf.where(tf.reduce_all(tf.math.is_finite(x)), x, last_finite))
-        return terms
+        terms, grad = value_and_grad()
+        finite = tf.logical_and(tf.math.is_finite(terms["total"]), tf.reduce_all(tf.math.is_finite(x)))
+        last_finite.assign(tf.where(finite, x, last_finite))
+        return terms, grad
 
+    terms, grad = tf.function(value_and_grad)()  # at the start image (once: not worth compiling with XLA)
     stopped, done = "completed", start
+    if not np.isfinite(float(terms["total"])):
+        on_step(start, _numpy_terms(terms), lambda: last_finite.numpy(), None)
+        return OptimizeOutcome(last_finite.numpy(), done, "diverged")
     for i in range(start, config.total_steps):
-        terms = _numpy_terms(step())
+        terms, grad = step(grad)
+        terms = _numpy_terms(terms)
         if not np.isfinite(terms["total"]):
             stopped = "diverged"
             on_step(i, terms, lambda: last_finite.numpy(), None)

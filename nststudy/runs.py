@@ -7,7 +7,11 @@
     env.json      versions, platform, weights source and md5, seed
     result.json   how the run ended, final value of every term, wall time, optimiser details
 
-Every file is written atomically; ``result.json`` is written last, so its presence marks a complete run.
+Every file is written atomically; ``result.json`` is removed first and written last, so its presence marks a
+complete run (a save that fails half-way leaves a folder without one). Its ``status`` is one of ``STATUS``.
+A fresh run in a folder first clears another run's snapshots (``begin_run``), and a resume refuses a snapshot
+taken under another config than the folder's ``config.json``, so a snapshot is never continued under a
+record it does not belong to.
 """
 
 from __future__ import annotations
@@ -17,16 +21,27 @@ import io
 import json
 import os
 import platform
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import status
 from .config import StyleConfig
 from .files import atomic_path, save_figure, write_json, write_text
 from .images import save_image
 from .loop import history_row
 
 RANDOM_TAG = "random-weights"
+# result.json's "status" for each way an optimisation ends (StyleResult.stopped):
+# (the names and their meanings: ``nststudy.status``, the one table every reader uses)
+STATUS = {
+    "completed": status.COMPLETE,  # every step ran
+    "callback": status.STOPPED,  # the callback asked to stop: fewer steps than the config says
+    "diverged": status.DIVERGED,  # a non-finite loss (NaN/inf); the image is the last finite one
+    "stalled": status.STALLED,  # L-BFGS's line search never lowered the loss: the image is its start
+}
+SNAPSHOT_FILES = ("snapshot.npz", "snapshot_history.csv", "resume.json")
 
 
 def environment(weights_source=None, seed=None) -> dict:
@@ -80,10 +95,14 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     """
     from .plots import plot_losses
 
+    if result.stopped not in STATUS:
+        raise ValueError(f"StyleResult.stopped={result.stopped!r}; accepted: {', '.join(STATUS)}")
     directory = run_directory(directory, result.weights_source)
     directory.mkdir(parents=True, exist_ok=True)
     if not os.access(directory, os.W_OK):
         raise PermissionError(f"{directory}: output folder is not writable")
+    # From here until result.json is written again the folder mixes two runs: it must not look complete.
+    (directory / "result.json").unlink(missing_ok=True)
     save_image(result.image, directory / "image.png")
     save_image(result.content, directory / "content.png")
     save_image(result.style, directory / "style.png")
@@ -97,7 +116,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     plt.close(fig)
     final = result.final
     record = {
-        "status": result.stopped if result.stopped in ("diverged", "stalled") else "complete",
+        "status": STATUS[result.stopped],
         "stopped": result.stopped,
         "steps": len(result.history),
         "final": {k: v for k, v in final.items() if k in result.terms or k == "seconds"},  # every term, by name
@@ -111,19 +130,45 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     return directory
 
 
+def clear_snapshots(directory) -> None:
+    """Remove the snapshots of an earlier run from ``directory`` (``snapshot.npz``, its history, ``resume.json``
+    and ``snapshots/``), so that ``--resume`` cannot continue that run's state under another run's record."""
+    directory = Path(directory)
+    for name in SNAPSHOT_FILES:
+        (directory / name).unlink(missing_ok=True)
+    shutil.rmtree(directory / "snapshots", ignore_errors=True)
+
+
+def begin_run(directory) -> None:
+    """Take ``directory`` over for a fresh (not resumed) run that writes into it before it ends: an earlier
+    run's ``result.json``, ``config.json`` and snapshots are removed, so the folder never pairs this run's
+    files with another run's record, and a resume never pairs this run's snapshot with another run's config."""
+    directory = Path(directory)
+    for name in ("result.json", "config.json"):
+        (directory / name).unlink(missing_ok=True)
+    clear_snapshots(directory)
+
+
 class Snapshots:
     """A stylize callback that saves, every ``every`` steps, the image (``snapshots/step_NNNNNN.png``) and
     the optimiser's position (``snapshot.npz``, ``snapshot_history.csv``), atomically,
-    so ``nststudy stylize --resume DIR`` can continue from there. ``resume.json`` records the inputs."""
+    so ``nststudy stylize --resume DIR`` can continue from there. ``resume.json`` records the inputs.
+    At its first step, a fresh run (no ``history``) takes the folder over (``begin_run``): nothing is touched
+    before the run has started, so bad input costs no earlier record."""
 
     def __init__(self, directory, every, content, style, config, history=()):
         self.directory, self.every = Path(directory), int(every)
         self.history = list(history)
         self.offset = self.history[-1]["seconds"] if self.history else 0.0
-        write_json(self.directory / "resume.json", {"content": str(content), "style": str(style),
-                                                    "config": config.to_dict()})
+        self.inputs = {"content": str(content), "style": str(style), "config": config.to_dict()}
+        self.started = False
 
     def __call__(self, it):
+        if not self.started:
+            if not self.history:
+                begin_run(self.directory)
+            write_json(self.directory / "resume.json", self.inputs)
+            self.started = True
         self.history.append(history_row(it.step, it.terms, it.seconds + self.offset))
         if self.every and it.step % self.every == 0 and it.state is not None:
             import numpy as np
@@ -141,19 +186,30 @@ class Snapshots:
 
 
 def load_snapshot(directory) -> dict:
-    """The last snapshot of a run folder: inputs, config, state (step, x, optimizer) and history so far."""
+    """The last snapshot of a run folder: inputs, config, state (step, x, optimizer) and history so far.
+
+    A snapshot whose config differs from the folder's ``config.json`` (another run's record) is refused."""
     import numpy as np
 
     directory = Path(directory)
     if not (directory / "snapshot.npz").is_file():
         raise FileNotFoundError(f"{directory}: no snapshot to resume from (run with snapshot_every > 0)")
     inputs = json.loads((directory / "resume.json").read_text())
+    config = StyleConfig.from_dict(inputs["config"])
+    if (directory / "config.json").is_file():
+        recorded = StyleConfig.from_dict(json.loads((directory / "config.json").read_text()))
+        if recorded != config:
+            changed = ", ".join(f"{k} {v} -> {getattr(recorded, k)}" for k, v in config.to_dict().items()
+                                if getattr(recorded, k) != getattr(config, k))
+            raise ValueError(f"{directory}: its snapshot was taken under another config than its config.json "
+                             f"(snapshot -> config.json: {changed}); it belongs to another run: rerun without "
+                             f"--resume")
     with np.load(directory / "snapshot.npz") as data:
         state = {"step": int(data["step"]), "x": data["x"],
                  "optimizer": [data[f"opt_{i}"] for i in range(int(data["n_optimizer"]))]}
     with open(directory / "snapshot_history.csv", newline="") as f:
         history = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
-    return {"content": inputs["content"], "style": inputs["style"], "config": StyleConfig.from_dict(inputs["config"]),
+    return {"content": inputs["content"], "style": inputs["style"], "config": config,
             "state": state, "history": [h for h in history if h["step"] <= state["step"]]}
 
 
@@ -177,4 +233,4 @@ def load_run(directory) -> dict:
     return out
 
 
-__all__ = ["Snapshots", "load_snapshot", "save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory"]
+__all__ = ["Snapshots", "load_snapshot", "clear_snapshots", "begin_run", "STATUS", "save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory"]

@@ -89,8 +89,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     column says which size each step ran at.
     ``resume`` (a snapshot state: step, image, optimiser variables; see ``runs.load_snapshot``) continues
     an interrupted run from there instead of from step zero.
-    ``metrics`` adds ``metric_*`` numbers to ``result.info`` (see ``nststudy.metrics``), which ``save_run``
-    records in result.json and sweeps in results.csv.
+    ``metrics`` adds ``metric_*`` numbers to ``result.info`` (see ``nststudy.metrics``; against the original
+    style image(s), before colour preservation), which ``save_run`` records in result.json and sweeps in
+    results.csv. Its network is built before the optimisation, so a weights error comes first.
     """
     if resume is not None and config.scales:
         raise ValueError("resuming a multiscale run (config.scales) is not supported; rerun it")
@@ -100,6 +101,12 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     content_src, style_src = load_image(content), [load_image(s) for s in styles]
     check_fits(config, *fit_size(content_src.shape, config.image_size))  # MemoryError before heavy work
     source = resolve_weights(config.model, config.weights, config.seed)
+    reference = None
+    if metrics:  # the metric network too, so that a missing or corrupt weights file stops the run now
+        from .metrics import reference_extractor
+
+        reference = reference_extractor(source)
+    original_styles = style_src  # metrics compare with these, not with the recoloured or greyed ones
     colour_content = content_src
     if config.color_preservation == "histogram":  # the style takes the content's colours first
         style_src = [match_colours(s, content_src) for s in style_src]
@@ -139,7 +146,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     if metrics:
         from .metrics import run_metrics
 
-        result.info.update(run_metrics(result.image, result.content, result.style, source))
+        h, w = result.image.shape[:2]
+        result.info.update(run_metrics(result.image, result.content, [resize(s, h, w) for s in original_styles],
+                                       source, blend, reference))
     return result
 
 

@@ -66,9 +66,23 @@ def test_key_changes_with_everything_the_targets_depend_on(content_image):
     assert len({key, *variants}) == len(variants) + 1
 
 
-def test_weights_id_distinguishes_random_seeds_and_files():
+def test_weights_id_distinguishes_random_seeds_and_files(tmp_path):
     assert cache.weights_id(resolve_weights("vgg19", "random", 0)) == "random-0"
     assert cache.weights_id(resolve_weights("vgg19", "random", 1)) == "random-1"
+    # Files are told apart by their content (md5), not their name or place: two files with different bytes
+    # get different ids, a copy of one elsewhere gets the same id, and no file's id is a random seed's.
+    import hashlib
+
+    a, b, a_copy = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "elsewhere" / "a.h5"
+    a_copy.parent.mkdir()
+    for path, data in ((a, b"weights one"), (b, b"weights two"), (a_copy, b"weights one")):
+        path.write_bytes(data)
+    ids = {name: cache.weights_id(resolve_weights("vgg19", str(path))) for name, path in
+           (("a", a), ("b", b), ("a_copy", a_copy))}
+    assert ids["a"] == hashlib.md5(b"weights one").hexdigest()
+    assert ids["b"] == hashlib.md5(b"weights two").hexdigest() != ids["a"]
+    assert ids["a_copy"] == ids["a"]
+    assert not {"random-0", "random-1"} & set(ids.values())
 
 
 def test_corrupt_entry_is_recomputed_and_replaced(cache_folder, content_image):

@@ -209,3 +209,91 @@ def test_demo_falls_back_to_random_weights_loudly(runs, work):
     assert run["config"].weights == "random"
     assert (run["config"].image_size, run["config"].total_steps) == (32, 2)
     assert run["env"]["weights"]["kind"] == "random"
+
+
+# ----------------------------------------------------------------------------- every error: one line, in process
+
+def _main(argv, capsys, code=2) -> str:
+    """cli.main in this process: no traceback escapes; the exit code and the one line of stderr."""
+    from nststudy import cli
+
+    got = cli.main(argv)
+    err = capsys.readouterr().err
+    assert got == code, err
+    lines = ours(err)
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture
+def images(tmp_path):
+    Image.fromarray(make_content()).save(tmp_path / "content.png")
+    Image.fromarray(make_style()).save(tmp_path / "style.png")
+    return tmp_path
+
+
+def _stylize_args(folder, *more):
+    return ["stylize", str(folder / "content.png"), str(folder / "style.png"), "-o", str(folder / "out_random"),
+            "--set", "weights=random", "--set", "image_size=32", "--set", "epochs=1", "--set", "steps_per_epoch=1",
+            "-q", *more]
+
+
+def test_the_memory_check_is_one_line_not_a_traceback(images, capsys, monkeypatch):
+    """MemoryError from nststudy.memory.check_fits escaped main() (a traceback) before."""
+    monkeypatch.setenv("NSTSTUDY_MEMORY_LIMIT", "1M")
+    line = _main(_stylize_args(images), capsys)
+    assert line.startswith("nststudy: error:") and "GiB" in line and "image_size that fits" in line
+    assert not (images / "out_random").exists()
+
+
+def _raising(exc):
+    def stylize(*args, **kwargs):
+        raise exc
+    return stylize
+
+
+@pytest.mark.parametrize("exc, words", [
+    (__import__("nststudy").WeightsFileError("/w/vgg19.h5: md5 x does not match"), "/w/vgg19.h5"),
+    (PermissionError("/runs/a: output folder is not writable"), "not writable"),
+    (RuntimeError("/runs: another sweep process is running on this study"), "another sweep"),
+    (OSError(28, "No space left on device"), "No space left on device"),
+    (OSError(28, "No space left on device", "/runs/a/.image.png.x"), "/runs/a/.image.png.x"),
+    (ValueError("first line\n  second line\nthird"), "first line second line third"),
+    (MemoryError(), "MemoryError"),
+])
+def test_each_error_class_the_package_raises_is_one_line(images, capsys, monkeypatch, exc, words):
+    monkeypatch.setattr(sys.modules["nststudy.stylize"], "stylize", _raising(exc))
+    line = _main(_stylize_args(images), capsys)
+    assert line.startswith("nststudy: error: ") and words in line, line
+    assert "()" not in line  # no empty file name
+
+
+def test_keyboard_interrupt_is_one_line_and_exit_130(images, capsys, monkeypatch):
+    monkeypatch.setattr(sys.modules["nststudy.stylize"], "stylize", _raising(KeyboardInterrupt()))
+    assert _main(_stylize_args(images), capsys, code=130) == "nststudy: interrupted"
+
+
+def test_disk_full_while_saving_the_record_is_one_line(images, capsys, monkeypatch):
+    from nststudy import runs
+
+    def full(path, data):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(runs, "write_json", full)
+    line = _main(_stylize_args(images), capsys)
+    assert "No space left on device" in line and "config.json" in line
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["stylize", "missing.png", "style.png", "-o", "x"], "missing.png"),  # ImageError
+    (["stylize", "content.png"], "stylize needs CONTENT STYLE"),  # UsageError
+    (["stylize", "content.png", "style.png", "-o", "x", "--set", "optimizer=rmsprop"], "rmsprop"),  # ValueError
+    (["stylize", "--resume", "nothing_here"], "no snapshot"),  # FileNotFoundError
+    (["sweep", "bad.yaml"], "not valid YAML"),  # ValueError with YAML's multi-line message
+])
+def test_bad_input_through_main_is_one_line(images, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(images)
+    (images / "nothing_here").mkdir()
+    (images / "bad.yaml").write_text("question: [unclosed\nnotebook: x\n")
+    line = _main(argv, capsys)
+    assert line.startswith("nststudy: error:") and words in line, line

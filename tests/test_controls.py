@@ -87,6 +87,42 @@ def test_gram_convention_across_sizes():
         assert raw > same
 
 
+def test_feature_positions_match_the_networks_feature_shapes():
+    """losses.feature_positions (Keras's floor-division pooling) gives the positions the extractor really
+    has at every block, max and average pooling, odd sides included."""
+    from nststudy.losses import feature_positions
+
+    layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    for pooling in ("max", "avg"):
+        ex = build_extractor("vgg19", layers, resolve_weights("vgg19", "random", 0), pooling)
+        feats = ex(preprocess(np.zeros((1, 45, 37, 3), np.float32)))
+        for poolings, name in enumerate(f"block{b}_conv1" for b in range(1, 6)):
+            _, h, w, _ = feats[name].shape
+            assert h * w == feature_positions(45, 37, poolings), (pooling, name)
+
+
+def test_style_targets_are_rescaled_per_layer_by_its_positions():
+    """With a style image of another size (style_scale), each layer's target Gram is the style's Gram times
+    M_l(content) / M_l(style) of that layer. 24x19 content, 48x38 style: conv1_1 456 / 1824 = 1/4;
+    conv3_1 (2 poolings) 24 -> 6, 19 -> 4: 24 positions; 48 -> 12, 38 -> 9: 108; 24 / 108 = 2/9, not 1/4."""
+    from nststudy.objective import make_loss_fn
+
+    src = resolve_weights("vgg19", "random", 0)
+    config = StyleConfig(weights="random", content_layers=["conv1_1"], style_layers=["conv1_1", "conv3_1"],
+                         style_layer_weights=[0.5, 0.5])
+    ex = build_extractor("vgg19", ["conv1_1", "conv3_1"], src)
+    content, style = make_content(24, 19), make_style(48, 38)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 24, 19, 3)).astype(np.float32)
+    got = float(make_loss_fn(ex, config, content, style)(x)["style"])
+    fs, fx = ex(preprocess(style[None].astype(np.float32))), ex(preprocess(x))
+    want = sum(0.5 * float(style_layer_loss(fx[n], gram_matrix(fs[n]) * factor))
+               for n, factor in (("block1_conv1", 1 / 4), ("block3_conv1", 2 / 9)))
+    pixel_ratio = sum(0.5 * float(style_layer_loss(fx[n], gram_matrix(fs[n]) / 4))
+                      for n in ("block1_conv1", "block3_conv1"))
+    assert abs(pixel_ratio / want - 1) > 1e-3  # the two conventions differ here
+    assert got == pytest.approx(want, rel=1e-5)
+
+
 def test_style_scale_changes_the_targets():
     a = stylize(make_content(), make_style(), CFG, progress=False)
     b = stylize(make_content(), make_style(), CFG.replace(style_scale=2.0), progress=False)

@@ -316,19 +316,35 @@ def test_norm_prior_gradient():
     np.testing.assert_allclose(_np(tape.gradient(loss, var)), [-2.0, 4.0, 1.0, -6.0], rtol=1e-6)
 
 
-# ------------------------------------------------------------------------------------ style_scale Grams
+# ------------------------------------------------------------------------------- Grams across sizes
 
-def test_rescale_gram_by_hand():
-    # A 4-position style image, a 16-position result: G · 16/4 = 4G. [[1, 2], [2, 5]] -> [[4, 8], [8, 20]].
-    np.testing.assert_allclose(_np(losses.rescale_gram([[1.0, 2.0], [2.0, 5.0]], 4, 16)), [[4, 8], [8, 20]])
+def test_feature_positions_floor_at_every_pooling():
+    """Keras's 2x2, stride-2 'valid' pooling floors an odd side: 171 -> 85 -> 42 -> 21 -> 10."""
+    assert losses.feature_positions(256, 171, 0) == 256 * 171
+    assert losses.feature_positions(256, 171, 1) == 128 * 85
+    assert losses.feature_positions(256, 171, 4) == 16 * 10  # not 256·171 / 16² = 171
+    assert losses.feature_positions(16, 11, 2) == 4 * 2  # 16 -> 8 -> 4, 11 -> 5 -> 2
 
 
-def test_rescale_gram_matches_a_tiled_style_image():
-    # An image tiled 2x2 has 4x the positions and, position by position, the same features: its Gram is
-    # exactly 4x the tile's (Σ over positions), which is what rescaling the tile's Gram by 4M/M gives.
-    f = np.arange(12, dtype=np.float32).reshape(1, 2, 2, 3) / 7.0
-    tiled = np.tile(f, (1, 2, 2, 1))
-    np.testing.assert_allclose(_np(losses.rescale_gram(gram_matrix(f), 4, 16)), _np(gram_matrix(tiled)), rtol=1e-6)
+def test_gram_rescale_by_hand():
+    """M_l(x) / M_l(a) from each layer's positions, not the pixel areas (which give 1/4 at every layer for a
+    style image twice the content's size)."""
+    # 16x11 content, 32x22 style, 2 poolings: 16 -> 8 -> 4, 11 -> 5 -> 2: 8 positions;
+    # 32 -> 16 -> 8, 22 -> 11 -> 5: 40 positions. 8 / 40 = 0.2 (pixel areas: 176 / 704 = 0.25).
+    assert losses.gram_rescale((16, 11), (32, 22), 2) == pytest.approx(0.2, rel=1e-12)
+    # The issue's case: a 256x171 content at style_scale 2 (style 512x342), block5 (4 poolings):
+    # 256 -> 16, 171 -> 85 -> 42 -> 21 -> 10: 160 positions; 512 -> 32, 342 -> 171 -> 85 -> 42 -> 21: 672.
+    # 160 / 672 = 5 / 21 = 0.238095..., 4.8 % below the pixel ratio 0.25.
+    assert losses.gram_rescale((256, 171), (512, 342), 4) == pytest.approx(5 / 21, rel=1e-12)
+    assert losses.gram_rescale((256, 171), (512, 342), 0) == pytest.approx(0.25, rel=1e-12)
+    assert losses.gram_rescale((40, 40), (40, 40), 3) == 1.0  # same size: Grams taken as they are
+
+
+def test_gram_rescale_refuses_a_layer_with_no_positions():
+    # 16x11 through 4 poolings: 16 -> 1, 11 -> 5 -> 2 -> 1 -> 0: no positions left at block5.
+    with pytest.raises(ValueError, match="no positions"):
+        losses.gram_rescale((16, 11), (32, 22), 4)
+
 
 
 # ----------------------------------------------------------------------- Mahendran-Vedaldi inversion terms
@@ -368,6 +384,6 @@ def test_dream_step_by_hand():
 
 
 def test_public_names():
-    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "style_loss", "rescale_gram",
+    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "style_loss",
                                    "total_variation_loss", "norm_prior", "inversion_terms", "dream_objective",
-                                   "dream_step", "MV_B", "MV_V"}
+                                   "dream_step", "MV_B", "MV_V", "feature_positions", "gram_rescale"}

@@ -52,3 +52,61 @@ def test_every_run_records_metrics(tmp_path):
     assert "RANDOM" in r.info["metric_reference"]
     record = json.loads((save_run(r, tmp_path / "run") / "result.json").read_text())
     assert record["metric_ssim_content"] == pytest.approx(r.info["metric_ssim_content"])
+
+
+def test_metrics_compare_with_the_original_style_blend_not_the_recoloured_one():
+    """With colour preservation the run optimises against greyed (luminance) style images; its metrics must
+    still measure the result against the original style images, blended as the run blended them: Gram
+    targets 3/4 G(s1) + 1/4 G(s2), colours of s1, s1, s1 and s2 pooled (each pixel of s1 weighing 3 of s2's)."""
+    from nststudy.images import resize
+    from nststudy.losses import gram_matrix
+    from nststudy.colour import preprocess
+    from nststudy.metrics import REFERENCE_STYLE
+
+    content, s1, s2 = make_content(), make_style(), make_content(40, 40)[::-1].copy()
+    config = StyleConfig(weights="random", image_size=32, epochs=1, steps_per_epoch=2,
+                         color_preservation="luminance", style_blend_weights=[3, 1])
+    r = stylize(content, [s1, s2], config, progress=False)
+    h, w = r.image.shape[:2]
+    o1, o2 = resize(s1, h, w), resize(s2, h, w)
+    extractor, _ = reference_extractor(r.weights_source)
+
+    def feats(img):
+        return extractor(preprocess(np.asarray(img, np.float32)[None]))
+
+    fx, f1, f2 = feats(r.image), feats(o1), feats(o2)
+    want = 0.0
+    for name in REFERENCE_STYLE:
+        target = 0.75 * gram_matrix(f1[name]).numpy() + 0.25 * gram_matrix(f2[name]).numpy()
+        want += np.linalg.norm(gram_matrix(fx[name]).numpy() - target) / np.linalg.norm(target)
+    assert r.info["metric_style_distance"] == pytest.approx(want, rel=1e-4)
+    pooled = np.concatenate([o1, o1, o1, o2], axis=0)  # one image holding the blend's colours
+    assert r.info["metric_colour_to_style"] == pytest.approx(colour_distance(r.image, pooled), rel=1e-6)
+    assert "blend of 2 original style images" in r.info["metric_reference"]
+    assert "0.75" in r.info["metric_reference"] and "0.25" in r.info["metric_reference"]
+
+
+def test_a_single_styles_metrics_name_it_as_the_original():
+    r = stylize(make_content(), make_style(), StyleConfig(weights="random", image_size=32, epochs=1,
+                steps_per_epoch=1, color_preservation="histogram"), progress=False)
+    assert "original style image" in r.info["metric_reference"]
+    from nststudy.images import resize
+
+    original = resize(make_style(), *r.image.shape[:2])
+    assert r.info["metric_colour_to_style"] == pytest.approx(colour_distance(r.image, original), rel=1e-6)
+
+
+def test_a_corrupt_imagenet_file_is_an_error_not_random_metric_weights(tmp_path, monkeypatch):
+    """The metric network finds ImageNet VGG19 through $NSTSTUDY_WEIGHTS_DIR; a corrupt file there must stop
+    the measurement with an error naming it, not be swapped for random weights."""
+    from nststudy.metrics import run_metrics
+    from nststudy.models import KERAS_WEIGHTS, WeightsFileError, WeightsSource
+
+    bad = tmp_path / KERAS_WEIGHTS["vgg19"][0]
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    monkeypatch.setenv("NSTSTUDY_WEIGHTS_DIR", str(tmp_path))
+    run_source = WeightsSource("file", str(tmp_path / "my_weights.h5"), "0" * 32, "explicit path")
+    image = make_content(32, 32)
+    with pytest.raises(WeightsFileError) as err:
+        run_metrics(image, image, image, run_source)
+    assert str(bad) in str(err.value)

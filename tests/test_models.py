@@ -325,9 +325,12 @@ def test_random_weights_are_seeded():
     assert a["block2_conv1"][0].std() == pytest.approx(np.sqrt(2 / (9 * 64)), rel=0.05)
 
 
-def test_default_source_is_random():
-    ext = build_extractor("vgg19", ["block1_conv1"])
-    assert not _conv(ext, "block1_conv1")[1].any()
+def test_build_extractor_needs_a_weights_source():
+    """No silent random weights: a missing or None source is an error, not seeded random weights."""
+    with pytest.raises(TypeError):
+        build_extractor("vgg19", ["block1_conv1"])
+    with pytest.raises(TypeError, match="WeightsSource"):
+        build_extractor("vgg19", ["block1_conv1"], None)
 
 
 # ----------------------------------------------------------------------------- the extractor

@@ -53,9 +53,9 @@ def test_invert_features_regularisers_normalised_as_documented():
     result = invert_features(make_content(), "conv1_1", cfg, norm_exponent=4.0, tv_exponent=1.0, lambda_norm=2.0,
                              lambda_tv=3.0, callback=grab, progress=False)
     row = result.history[0]
-    x0 = np.random.default_rng(cfg.seed).uniform(0, 255, (32, 21, 3)).astype(np.float32)
-    # make_content() is 48x32 -> 32x21 at image_size 32; the first reported terms are at the noise start.
-    centred = x0.astype(np.float64) - [123.68, 116.779, 103.939]
+    x1 = seen["image"][0]  # the first row holds the terms of the image after step 1, the one the callback saw
+    assert x1.shape == (32, 21, 3)  # make_content() is 48x32 -> 32x21 at image_size 32
+    centred = x1.astype(np.float64) - [123.68, 116.779, 103.939]
     hw = 32 * 21
     prior = 2.0 * np.sum(np.abs(centred) ** 4) / (hw * MV_B ** 4)
     dx = centred[:-1, 1:] - centred[:-1, :-1]
@@ -81,10 +81,14 @@ def test_deep_dream_raises_the_objective_over_octaves(tmp_path):
 
 
 def test_deep_dream_callback_stops_and_roll_is_undone():
+    """With step_size 0 a step changes no pixel, so after the random jitter rolls (up to 8 px each way) the
+    image must be the original pixel for pixel: a roll not undone would leave it shifted."""
     calls = []
-    result = deep_dream(make_content(), "conv1_1", steps=5, octaves=1, jitter=0, config=CFG,
+    result = deep_dream(make_content(), "conv1_1", steps=5, step_size=0.0, octaves=1, jitter=8, config=CFG,
                         callback=lambda it: calls.append(it.step) or it.step == 2, progress=False)
     assert calls == [1, 2] and result.stopped == "callback"
+    assert result.image.shape == result.content.shape == (32, 21, 3)
+    np.testing.assert_array_equal(result.image, result.content)
 
 
 def test_reconstruct_dispatch_parses_papermill_strings_and_checks_task():

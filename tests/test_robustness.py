@@ -38,22 +38,29 @@ def _run(optimizer, k, steps=10):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_gradient_run_stops_at_the_first_nan_and_keeps_the_last_finite_image(optimizer, tmp_path):
     result = _run(optimizer, k=3)
-    # Evaluations 1-3 are finite (steps 1-3); step 4's loss is NaN: the run stops there.
-    assert result.stopped == "diverged" and result.info["diverged_at_step"] == 4
-    assert len(result.history) == 4 and np.isnan(result.history[-1]["total"])
-    assert all(np.isfinite(h["total"]) for h in result.history[:3])
-    # Three finite steps moved every pixel from 50 towards 128; the image kept is that one, not NaN.
-    assert result.image.dtype == np.uint8 and 50 < result.image.mean() < 128
+    # Each row is the loss after its step: evaluation 1 is the start image's, 2-3 are after steps 1-2 (finite),
+    # evaluation 4, after step 3, is NaN: the run stops there.
+    assert result.stopped == "diverged" and result.info["diverged_at_step"] == 3
+    assert len(result.history) == 3 and np.isnan(result.history[-1]["total"])
+    assert all(np.isfinite(h["total"]) for h in result.history[:2])
+    # The image kept is the one after step 2, the last with a finite loss. From 50 everywhere, the gradient
+    # 2(x - 128) is the same negative number at every pixel, so by hand: Adam moves each pixel by its learning
+    # rate, 1 then 0.96**0.01 = 0.9996 -> 52.0; SGD (lr 0.1) by 0.1 * 2 * 78 = 15.6 -> 65.6, then
+    # 0.1 * 0.96**0.01 * 2 * 62.4 = 12.47 -> 78.07. (After step 3 it would be 53 and 88.)
+    want = {"adam": 52, "sgd": 78}[optimizer]
+    assert result.image.dtype == np.uint8 and (result.image == want).all(), np.unique(result.image)
     run = save_run(result, tmp_path / "run_random")
     record = json.loads((run / "result.json").read_text())
-    assert record["status"] == "diverged" and record["info"]["diverged_at_step"] == 4
+    assert record["status"] == "diverged" and record["info"]["diverged_at_step"] == 3
 
 
 def test_lbfgs_run_records_divergence():
-    # The first evaluation is finite; every later one is NaN, so no line search can succeed.
+    # The first evaluation (the start image, 50 everywhere) is finite; every later one is NaN, so no line
+    # search can succeed: no iteration is accepted, the run is diverged at step 1 and keeps the start image.
     result = _run("lbfgs", k=1)
-    assert result.stopped == "diverged" and "diverged_at_step" in result.info
-    assert np.isfinite(result.image.astype(float)).all()
+    assert result.stopped == "diverged" and result.info["diverged_at_step"] == 1
+    assert len(result.history) == 1 and np.isnan(result.history[0]["total"])
+    assert (result.image == 50).all(), np.unique(result.image)
 
 
 def test_unwritable_output_folder_fails_clearly_and_keeps_earlier_results(tmp_path, monkeypatch):

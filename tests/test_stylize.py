@@ -126,11 +126,14 @@ def test_each_init_starts_where_it_says_and_the_loss_falls(init, zero_term):
     # 1.7x). Note: the style init starts at the minimum of the style term; at β = 1e3 Adam's first
     # ~lr-pixel steps overshoot that stiff term and the total first *rises* 55x.
     result = run(cfg(steps_per_epoch=10, init=init))
-    first = result.history[0]  # for Adam/SGD the first row is the loss of the initial image
+    # The first row is the loss after one Adam step (at most lr = 5 px) from the start image: the term the
+    # init zeroes is still a small part of the total there (measured: content 0.25 %, style 6.6 %), while from
+    # noise each term is about half of it (45 % and 55 %).
+    first = result.history[0]
     if zero_term is None:
-        assert first["content"] > 0 and first["style"] > 0
+        assert first["content"] > 0.2 * first["total"] and first["style"] > 0.2 * first["total"], first
     else:
-        assert first[zero_term] <= 1e-6 * first["total"], first
+        assert first[zero_term] < 0.1 * first["total"], first
     t = totals(result)
     assert t[-1] < t[0] / 1.3, t
 
@@ -295,8 +298,9 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_finite_image(optimiz
     assert result.info["diverged_at_step"] == len(result.history) < c.total_steps
     assert result.image.dtype == np.uint8
     np.testing.assert_array_equal(result.image, seen[-2])  # the image of the last finite step
-    if optimizer == "adam":  # Adam's first steps move every pixel by ~lr: 50 -> 53 after three
-        assert len(result.history) == 4 and (result.image == 53).all()
+    if optimizer == "adam":  # rows are after each step; evaluation 4 (after step 3) is the first NaN one.
+        # Adam's first steps move every pixel by ~lr: 50 -> 52 after the two finite steps.
+        assert len(result.history) == 3 and (result.image == 52).all()
     out = save_run(result, tmp_path / "diverged")
     record = json.loads((out / "result.json").read_text())
     assert record["status"] == "diverged" and record["info"]["diverged_at_step"] == len(result.history)
