@@ -162,6 +162,8 @@ def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
               and r.get("metric_style_distance") is not None]
     if not points or "task" in sweep.base:  # reconstructions have no content and style to trade
         return None
+    if not comparable(r for r, _ in points):
+        return None
     labels = [", ".join(format_value(v) for k, v in t.axes.items() if k != "pair") or str(r.get("pair", ""))
               for r, t in points]
     numbered = max(len(label) for label in labels) > 16  # long labels: numbers on the plot, a key beside it
@@ -198,6 +200,15 @@ def _weights_label(trials, runs) -> str:
             labels.add(json.loads(p.read_text()).get("weights", "?"))
     return " / ".join(sorted(labels)) or "no completed trials"
 
+
+
+def comparable(rows) -> bool:
+    """Whether the style distances of ``rows`` share one axis: within each image pair, every row was measured
+    against the same reference (a blend sweep's rows each measure against their own blended target)."""
+    references = {}
+    for r in rows:
+        references.setdefault(str(r.get("pair", "")), set()).add(r.get("metric_reference"))
+    return all(len(refs) == 1 for refs in references.values())
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -245,6 +256,9 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path) -> str:
     if ("task" not in sweep.base and (runs.parent / "tradeoff.png").is_file()
             and any(r.get("metric_ssim_content") is not None for r in rows)):
         parts += ["![trade-off](tradeoff.png)", ""]
+    elif "task" not in sweep.base and any(r.get("metric_reference") for r in rows) and not comparable(rows):
+        parts += ["No trade-off plot: within an image pair these trials measure their style distance against "
+                  "different references (`metric_reference` in results.csv), so their x-values do not compare.", ""]
     parts += ["## Results", "", markdown_table(rows), ""]
     if sweep.notes and not preset:
         parts += ["## What the figure shows", "", sweep.notes, ""]
@@ -311,16 +325,22 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
     return _tradeoff_and_text(sweep, trials, rows, preset, runs)
 
 
-def _tradeoff_and_text(sweep: Sweep, trials, rows, preset, runs: Path, readme_rows=None) -> dict:
-    """Draw the trade-off plot (``rows``: one per trial), write README.md (from ``readme_rows``, default
-    ``rows``) and the index; return the records' paths."""
+def _write_tradeoff(out: Path, fig) -> None:
+    """Save the trade-off figure, or remove an older one when this record has none to draw."""
     import matplotlib.pyplot as plt
 
+    if fig is None:
+        (out / "tradeoff.png").unlink(missing_ok=True)
+        return
+    save_figure(fig, out / "tradeoff.png", dpi=80)
+    plt.close(fig)
+
+
+def _tradeoff_and_text(sweep: Sweep, trials, rows, preset, runs: Path, readme_rows=None) -> dict:
+    """Draw the trade-off plot (``rows``: one per trial) or remove a stale one, write README.md (from
+    ``readme_rows``, default ``rows``) and the index; return the records' paths."""
     out = runs.parent
-    fig = tradeoff(sweep, trials, rows)
-    if fig is not None:
-        save_figure(fig, out / "tradeoff.png", dpi=80)
-        plt.close(fig)
+    _write_tradeoff(out, tradeoff(sweep, trials, rows))
     write_text(out / "README.md", study_readme(sweep, rows if readme_rows is None else readme_rows, preset, runs))
     write_index(sweep.folder.parent)
     return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
