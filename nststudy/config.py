@@ -254,9 +254,9 @@ def _as_tuple(name, value):
     return tuple(parse_list(name, value))
 
 
-def help_text(name: str) -> str:
-    """The help text of a StyleConfig field."""
-    return StyleConfig.__dataclass_fields__[name].metadata["help"]
+def help_text(name: str, cls=None) -> str:
+    """The help text of a field of ``cls`` (a config dataclass; StyleConfig when not given)."""
+    return (cls or StyleConfig).__dataclass_fields__[name].metadata["help"]
 
 
 def _number(name, value) -> float:

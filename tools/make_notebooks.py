@@ -51,19 +51,19 @@ def literal(name, value) -> str:
     return repr(value).replace("'", '"')
 
 
-def config_lines(changes=None, only=None) -> list[str]:
-    """One line per StyleConfig field (or the fields in ``only``): ``name = default  # help``. ``changes``
-    maps a field to ``(value, why)``: a default this notebook changes on purpose, and why."""
+def config_lines(changes=None, only=None, cls=StyleConfig) -> list[str]:
+    """One line per field of the config dataclass ``cls`` (or the fields in ``only``): ``name = default  # help``.
+    ``changes`` maps a field to ``(value, why)``: a default this notebook changes on purpose, and why."""
     changes = changes or {}
     lines = []
-    for f in fields(StyleConfig):
+    for f in fields(cls):
         if only is not None and f.name not in only:
             continue
         if f.name in changes:
             value, why = changes[f.name]
-            lines.append(f"{f.name} = {literal(f.name, value)}  # {help_text(f.name)} ({ON_PURPOSE} {why})")
+            lines.append(f"{f.name} = {literal(f.name, value)}  # {help_text(f.name, cls)} ({ON_PURPOSE} {why})")
         else:
-            lines.append(f"{f.name} = {literal(f.name, f.default)}  # {help_text(f.name)}")
+            lines.append(f"{f.name} = {literal(f.name, f.default)}  # {help_text(f.name, cls)}")
     return lines
 
 
@@ -113,7 +113,7 @@ def typed(text):
     for line in text.splitlines():
         code, _, comment = line.partition("  # ")
         value = ast.literal_eval(code.split(" = ", 1)[1])
-        kind = {str: "str", float: "float", int: "int", bool: "bool", list: "list"}[type(value)]
+        kind = {str: "str", float: "float", int: "int", bool: "bool", list: "list", type(None): "None"}[type(value)]
         if isinstance(value, list) and value:
             kind = f"list of {type(value[0]).__name__}"
         out.append(f"{code}  # ({kind}) {comment}")
