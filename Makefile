@@ -23,8 +23,10 @@ PYTEST_ARGS ?= -m "not slow"
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# Side-by-side benchmark against the TensorFlow tutorial's loop (about 40-60 min on 2 cores); writes
-# benchmarks/RESULTS.md. Uses ImageNet weights when found ($$NSTSTUDY_WEIGHTS_DIR, Keras cache), else random.
+# Side-by-side benchmark against the TensorFlow tutorial's loop (about 60-80 min on 2 idle cores); writes
+# benchmarks/results.json, then benchmarks/report.py writes RESULTS.md and the README's generated block from it.
+# Uses ImageNet weights when found ($$NSTSTUDY_WEIGHTS_DIR, Keras cache), else random.
+# `make bench BENCH_ARGS=--quick`: a smoke run of a few minutes into $$TMPDIR/nststudy-bench-quick (README untouched).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 

@@ -7,6 +7,7 @@ on a shared 2-core machine drift by tens of percent over minutes.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -20,6 +21,7 @@ from nststudy.sweeps import run_trial  # imported up front: a run takes an hour,
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = "astronaut", "hubble_deep_field"  # astronaut is square: sizes below are exact n x n
+BASELINE = "tutorial baseline (Adam 0.02)"
 WEIGHTS = "imagenet"  # run.py sets "random" when no ImageNet file is found (and says so)
 
 
@@ -29,9 +31,9 @@ def images(size: int):
     return resize(load_image(CONTENT), size, size), resize(load_image(STYLE), size, size)
 
 
-def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
-    """The machine's float32 matmul rate (TensorFlow, all cores): 2n³ FLOPs over the median time."""
-    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+def matmul_gflops(n: int = 2048, reps: int = 10, dtype=tf.float32) -> float:
+    """The machine's matmul rate in ``dtype`` (TensorFlow, all cores): 2n³ FLOPs over the median time."""
+    a, b = tf.cast(tf.random.normal((n, n)), dtype), tf.cast(tf.random.normal((n, n)), dtype)
     f = tf.function(lambda: tf.linalg.matmul(a, b)[0, 0])
     f().numpy()
     times = []
@@ -72,9 +74,10 @@ def baseline_step_times(vgg, content, style, steps: int, warmup: int = 3) -> lis
     return times
 
 
-def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> list[float]:
-    """``nststudy.stylize`` on the tutorial's loss; a run of >= 50 steps (so XLA is on, as in real runs)
-    stopped by the callback after ``warmup + steps``."""
+def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> tuple[list[float], dict]:
+    """``nststudy.stylize`` on the tutorial's loss, a run of >= 50 steps (long enough for the path to be chosen by
+    measurement, as in real runs) stopped by the callback after ``warmup + steps``; the times of the steps after
+    the warm-up (the first holds the choice and compilation) and the path the run took (env.json's record)."""
     from nststudy import stylize
 
     h, w = content.shape[:2]
@@ -82,36 +85,59 @@ def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> list[flo
     result = stylize(content, style, config, callback=lambda it: it.step >= warmup + steps, progress=False,
                      metrics=False)
     seconds = [0.0] + [row["seconds"] for row in result.history]
-    return list(np.diff(seconds)[warmup:])
+    return list(np.diff(seconds)[warmup:]), result.info["compute_path"]
 
 
 def per_step(vgg, size: int, steps: int, rounds: int = 2) -> dict:
+    """Median step of the tutorial's loop and of nststudy (on the path it chooses), alternating ABAB."""
     content, style = images(size)
-    base, ours = [], []
+    base, ours, paths = [], [], []
     for _ in range(rounds):  # ABAB: drift hits both
         base += baseline_step_times(vgg, content, style, steps)
-        ours += nststudy_step_times(content, style, steps)
+        times, path = nststudy_step_times(content, style, steps)
+        ours += times
+        paths.append(path)
     b, o = statistics.median(base), statistics.median(ours)
     return {"size": size, "baseline_s": b, "nststudy_s": o, "speedup": b / o, "steps_timed": len(base),
-            "flops": conv_flops(size, size)}
+            "flops": conv_flops(size, size), "path": " / ".join(dict.fromkeys(p["name"] for p in paths)),
+            "how": paths[0]["how"], "candidates": paths[0]["timings"], "agreement": paths[0]["agreement"]}
 
 
-def _curve_until(content, style, config, target: float, final_from_step: int = 0) -> dict:
-    """Run ``stylize`` until its total (= the tutorial's loss) is <= target; the loss-vs-time curve."""
+def _curve_until(content, style, config, target: float, final_from_step: int = 0, check=None) -> dict:
+    """Run ``stylize`` until the tutorial's loss of its image is <= target; the loss-vs-time curve and the path.
+
+    A run's own total is the tutorial's loss computed on its path; a bfloat16 path's is about 0.1 % off, so a
+    step whose total reaches the target is confirmed by ``check(image)`` (float32, the tutorial's code) and the
+    check's time is counted."""
     from nststudy import stylize
 
     curve, reached = [], {}
 
     def callback(it):
-        curve.append((it.seconds, it.total, it.step))
+        step, seconds = it.step, it.seconds
+        curve.append((seconds, it.total, step))
         if it.step > final_from_step and it.total <= target and not reached:
-            reached.update(seconds=it.seconds, step=it.step)
-            return True
+            start = time.perf_counter()
+            if check is None or check(np.asarray(it._image_fn())[0]) <= target:
+                reached.update(seconds=seconds + time.perf_counter() - start, step=step)
+                return True
         return False
 
-    stylize(content, style, config, callback=callback, progress=False, metrics=False)
-    return {"curve": curve, "reached": bool(reached), "seconds": reached.get("seconds"),
-            "step": reached.get("step"), "best": min((c[1] for c in curve[final_from_step:]), default=None)}
+    result = stylize(content, style, config, callback=callback, progress=False, metrics=False)
+    path = result.info.get("compute_path", {}).get("name")  # of the last scale of a multiscale run
+    return {"curve": curve, "reached": bool(reached), "seconds": reached.get("seconds"), "step": reached.get("step"),
+            "best": min((c[1] for c in curve[final_from_step:]), default=None), "path": path}
+
+
+def warm_paths(content, style, sizes) -> None:
+    """Have nststudy choose (and cache) its path for each size before anything is timed, as a user's second run
+    would find it: the choice costs one measurement per machine, size and TensorFlow version."""
+    from nststudy import stylize
+    from nststudy.accel import MIN_STEPS
+
+    for size in sizes:
+        config = tutorial_config(size, size, epochs=1, steps_per_epoch=MIN_STEPS, weights=WEIGHTS)
+        stylize(content, style, config, callback=lambda it: True, progress=False, metrics=False)
 
 
 def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, save=None) -> dict:
@@ -123,7 +149,14 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
     same = partial and partial.get("complete") is False and (partial["size"], partial["steps"]) == (size, steps)
     result = dict(partial) if same else {"size": size, "steps": steps, "methods": {}, "complete": False}
     methods = result["methods"]
-    baseline = "tutorial baseline (Adam 0.02)"
+    baseline = BASELINE
+    loops = []
+
+    def tutorial_loss(image):  # float32, the tutorial's own code: confirms a method reached the target
+        if not loops:
+            loops.append(TutorialLoop(vgg, content, style))
+        return loops[0].loss_of(image)
+
     if baseline not in methods:
         loop = TutorialLoop(vgg, content, style)
         curve, start = [], time.perf_counter()
@@ -137,6 +170,10 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
             save(result)
     target = result["target"]
     quarter = max(10, steps // 4)
+    # Stage lengths measured on 2026-11-29 with the current L-BFGS on the bfloat16 path (each stage its own length,
+    # loaded machine): 256² iterations to the target after 128² x 100: 359; after 64² x 100 -> 128² x 100: 250;
+    # after 64² x 250 -> 128² x 250: 191; after 64² x 500 -> 128² x 500 (which stopped at 322): 204. A coarse
+    # iteration costs 1/16 or 1/4 of a full one, so 250 + 250 (the quarter of 1000 below) is the best measured.
     runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
             (f"nststudy multiscale L-BFGS {size // 2}->{size}",
@@ -145,13 +182,67 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
             (f"nststudy multiscale L-BFGS {size // 4}->{size // 2}->{size}",  # a cheaper coarse start
              tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
                              scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter)]
+    warm_paths(content, style, sorted({size, size // 2, size // 4}))
     for name, config, coarse_steps in runs:
         if name not in methods:
-            methods[name] = _curve_until(content, style, config, target, coarse_steps)
+            methods[name] = _curve_until(content, style, config, target, coarse_steps, tutorial_loss)
             if save:
                 save(result)
     result["complete"] = True
     return result
+
+
+def precision_study(size: int, steps: int, optimizer: str = "adam", picture=None) -> dict:
+    """Does bfloat16 change what a researcher sees? The same pair and settings (nststudy's defaults, the tutorial
+    loop's pair) run twice without XLA, float32 then bfloat16 (NSTSTUDY_PRECISION), from the same start: both
+    finished images' float32 loss, the metric panel, and the pixel difference; ``picture`` gets them side by side."""
+    from nststudy import StyleConfig, stylize
+    from nststudy.models import build_extractor, resolve_weights
+    from nststudy.objective import make_loss_fn
+
+    content, style = images(size)
+    config = StyleConfig(image_size=size, optimizer=optimizer, epochs=1, steps_per_epoch=steps, weights=WEIGHTS)
+    runs, saved = {}, {k: os.environ.get(k) for k in ("NSTSTUDY_PRECISION", "NSTSTUDY_XLA")}
+    try:
+        for precision in ("float32", "bfloat16"):
+            os.environ.update(NSTSTUDY_PRECISION=precision, NSTSTUDY_XLA="0")
+            start = time.perf_counter()
+            runs[precision] = stylize(content, style, config, progress=False)
+            runs[precision].info["seconds"] = time.perf_counter() - start
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    layers = list(dict.fromkeys(config.content_layers + config.style_layers))
+    extractor = build_extractor(config.model, layers, resolve_weights(config.model, WEIGHTS, config.seed))
+    loss_fn = make_loss_fn(extractor, config, runs["float32"].content, runs["float32"].style)  # float32 throughout
+    out = {"size": size, "steps": steps, "optimizer": optimizer, "runs": {}}
+    for precision, r in runs.items():
+        out["runs"][precision] = {
+            "final_float32_loss": float(loss_fn(r.image[None].astype(np.float32))["total"]),
+            "own_final_loss": r.history[-1]["total"], "seconds": r.info["seconds"],
+            **{k: v for k, v in r.info.items() if k.startswith("metric_") and isinstance(v, float)}}
+    # yardstick: where the float32 run stood 10 % of its steps before the end
+    out["float32_loss_at_90_percent"] = runs["float32"].history[int(0.9 * len(runs["float32"].history)) - 1]["total"]
+    diff = np.abs(runs["float32"].image.astype(np.float64) - runs["bfloat16"].image)
+    out["pixel_rms_difference"] = float(np.sqrt(np.mean(diff ** 2)))
+    if picture is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from nststudy.files import save_figure
+
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+        for ax, (title, img) in zip(axes, [("float32", runs["float32"].image), ("bfloat16", runs["bfloat16"].image),
+                                           ("|difference| x 4", np.clip(diff * 4, 0, 255).astype(np.uint8))]):
+            ax.imshow(img)
+            ax.set_title(title)
+            ax.axis("off")
+        fig.tight_layout()
+        save_figure(fig, picture, dpi=90)
+        plt.close(fig)
+    return out
 
 
 def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
@@ -189,5 +280,5 @@ def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
             "overhead_fraction": overhead / (overhead + projected), "cells": cells}
 
 
-__all__ = ["matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
+__all__ = ["precision_study", "warm_paths", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
            "CONTENT_LAYERS", "STYLE_LAYERS"]

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import weakref
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,5 +186,54 @@ def build_extractor(model: str, layers, source: WeightsSource, pooling: str = "m
     return keras.Model(inputs, outputs, name=f"{model}_{pooling}_to_{order[deepest]}")
 
 
-__all__ = ["resolve_weights", "build_extractor", "WeightsSource", "WeightsNotFoundError", "WeightsFileError",
-           "KERAS_WEIGHTS", "file_md5", "keras_cache_dir", "ENV_DIR", "ENV_OFFLINE"]
+# The precision ``features`` computes at; set by ``compute_precision`` around the tracing of a compiled step
+# (nststudy.accel chooses it per run). Targets, metrics and everything outside such a block stay float32.
+_PRECISION: ContextVar = ContextVar("nststudy_precision", default="float32")
+_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def compute_precision(precision: str):
+    """Within this block (e.g. while a tf.function traces), ``features`` computes at ``precision``."""
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision {precision!r}: use 'float32' or 'bfloat16'")
+    token = _PRECISION.set(precision)
+    try:
+        yield
+    finally:
+        _PRECISION.reset(token)
+
+
+def features(extractor, x):
+    """``extractor(x)`` at the current compute precision. For bfloat16, a copy of the extractor whose layers
+    compute in bfloat16 from float32 weights (Keras's ``mixed_bfloat16`` policy; made once per extractor) and
+    whose outputs are cast back to float32, so Grams, losses, the image and the optimiser stay float32."""
+    if _PRECISION.get() == "float32":
+        return extractor(x)
+    if extractor not in _COPIES:
+        import tensorflow as tf
+
+        with tf.init_scope():  # usually first reached while a step traces: build the copy eagerly
+            _COPIES[extractor] = _copy_at(extractor, "mixed_bfloat16")
+    return _COPIES[extractor](x)
+
+
+def _copy_at(extractor, policy: str):
+    """A copy of a ``build_extractor`` model (a chain of layers) under dtype ``policy``, same weights."""
+    import keras
+
+    inputs = keras.Input((None, None, 3), name="bgr_centred")
+    x, tensors = inputs, {}
+    for layer in extractor.layers[1:]:
+        copy = layer.__class__.from_config({**layer.get_config(), "dtype": policy})
+        x = copy(x)
+        if layer.weights:
+            copy.set_weights(layer.get_weights())
+        tensors[layer.name] = x
+    outputs = {n: keras.layers.Activation("linear", dtype="float32", name=f"{n}_float32")(tensors[n])
+               for n in extractor.output}
+    return keras.Model(inputs, outputs, name=f"{extractor.name}_{policy}")
+
+
+__all__ = ["resolve_weights", "build_extractor", "features", "compute_precision", "WeightsSource",
+           "WeightsNotFoundError", "WeightsFileError", "KERAS_WEIGHTS", "file_md5", "keras_cache_dir", "ENV_DIR", "ENV_OFFLINE"]

@@ -9,6 +9,7 @@ import tensorflow as tf
 from . import cache, losses
 from .colour import preprocess
 from .config import StyleConfig, model_layers
+from .models import features
 
 # The terms the style-transfer objective reports, "total" (what is minimised) first. Every record follows
 # ``loss_fn.terms``; another objective (feature inversion) declares these plus its own.
@@ -58,7 +59,7 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     zero = tf.constant(0.0)
 
     def loss_fn(x):
-        feats = extractor(preprocess(x))
+        feats = features(extractor, preprocess(x))  # at the precision the run's step was traced with
         c = tf.add_n([losses.content_loss(feats[n], content_targets[n]) for n in config.content_layers]) \
             if config.content_layers else zero
         s = losses.style_loss([feats[n] for n in config.style_layers], style_targets,

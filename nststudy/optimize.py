@@ -13,24 +13,24 @@ lowering the loss at all is reported as "stalled".
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
+from .accel import ComputePath, overrides, plan, value_and_grad_fn
+from .models import compute_precision
+
 # L-BFGS-B works on the image divided by 255 (a variable in [0, 1]), on an objective rescaled so that its
 # first step is about one grey level (see run_lbfgs).
 PIXEL_SCALE = 255.0
-# XLA for the compiled step and the L-BFGS value-and-gradient: on unless NSTSTUDY_XLA=0. Measured side by
-# side at 256 px, VGG19, 2 CPU cores: median step 0.53-0.65 s with XLA against 0.73-1.06 s without (0.66x).
-# Compiling costs several seconds per image size, so tiny or short runs (tests, smoke sweeps) skip it.
-JIT_COMPILE = os.environ.get("NSTSTUDY_XLA", "1") != "0"
-XLA_MIN_PIXELS, XLA_MIN_STEPS = 96 * 96, 50
+# How the compiled step runs (plain tf.function, XLA, bfloat16) is chosen per run by measurement: nststudy.accel.
 
 
 def use_xla(shape, steps) -> bool:
-    return JIT_COMPILE and shape[1] * shape[2] >= XLA_MIN_PIXELS and steps >= XLA_MIN_STEPS
+    """For compiled code that does not go through ``accel.plan`` (nothing measured there): XLA only when
+    NSTSTUDY_XLA=1, since on some CPUs it is slower (issue 21)."""
+    return overrides()["xla"] is True
 
 
 @dataclass
@@ -53,7 +53,7 @@ def make_schedule(config):
         decay_rate=config.decay_rate)
 
 
-def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
+def run_gradient(loss_fn, x0, config, on_step, resume=None, path: ComputePath | None = None) -> OptimizeOutcome:
     """Adam (default) or plain gradient descent ("sgd") with tf.GradientTape, one compiled step.
 
     Each step applies the update, then evaluates the loss and gradient at the new image: the row reported
@@ -61,6 +61,7 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     with L-BFGS. That costs one evaluation more than the steps (the start image's, for the first update).
     ``resume`` ({"step": n, "optimizer": [arrays]}) restores the optimiser's variables (iteration count,
     Adam's moments) and runs the remaining steps from ``x0``; ``on_step``'s 4th argument returns that state.
+    ``path`` (default: ``accel.plan``) says whether the step uses XLA and at which precision features are computed.
     """
     import keras
 
@@ -81,12 +82,14 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     def state():
         return {"step": int(opt.iterations.numpy()), "x": x.numpy(), "optimizer": [v.numpy() for v in opt.variables]}
 
+    path = path or plan(loss_fn, x0, config)
+
     def value_and_grad():
-        with tf.GradientTape() as tape:
+        with compute_precision(path.precision), tf.GradientTape() as tape:
             terms = loss_fn(x)
         return terms, tape.gradient(terms["total"], x)
 
-    @tf.function(jit_compile=use_xla(x.shape, config.total_steps))
+    @tf.function(jit_compile=path.xla)
     def step(grad):
         opt.apply_gradients([(grad, x)])
         x.assign(tf.clip_by_value(x, 0.0, 255.0))
@@ -99,7 +102,7 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     stopped, done = "completed", start
     if not np.isfinite(float(terms["total"])):
         on_step(start, _numpy_terms(terms), lambda: last_finite.numpy(), None)
-        return OptimizeOutcome(last_finite.numpy(), done, "diverged")
+        return OptimizeOutcome(last_finite.numpy(), done, "diverged", {"compute_path": path.record()})
     for i in range(start, config.total_steps):
         terms, grad = step(grad)
         terms = _numpy_terms(terms)
@@ -111,10 +114,10 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
         if on_step(i, terms, lambda: x.numpy(), state):
             stopped = "callback"
             break
-    return OptimizeOutcome(last_finite.numpy(), done, stopped)
+    return OptimizeOutcome(last_finite.numpy(), done, stopped, {"compute_path": path.record()})
 
 
-def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
+def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | None = None) -> OptimizeOutcome:
     """L-BFGS-B over all ``epochs × steps_per_epoch`` iterations in one SciPy call (the curvature memory
     is never thrown away between epochs; the call is restarted from the last accepted iterate only if its line search
     gives up early); every iteration is reported through ``on_step``. A resumed run
@@ -124,12 +127,9 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     shape = np.shape(x0)
     size = int(np.prod(shape))
 
-    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)], jit_compile=use_xla(shape, config.total_steps))
-    def value_and_grad(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            terms = loss_fn(x)
-        return terms, tape.gradient(terms["total"], x)
+    path = path or plan(loss_fn, x0, config)
+
+    value_and_grad = value_and_grad_fn(loss_fn, path.xla, path.precision, shape)
 
     last = {"x": None, "terms": None, "grad": None}
     # "accepted": the last iterate SciPy accepted (reported through its callback), in pixel units; the run
@@ -200,7 +200,7 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     info = {"lbfgs_iterations": sum(int(r.nit) for r in calls),
             "lbfgs_function_evaluations": sum(int(r.nfev) for r in calls),
             "lbfgs_message": str(calls[-1].message), "lbfgs_restarts": len(calls) - 1,
-            "lbfgs_objective_scale": float(scale)}
+            "lbfgs_objective_scale": float(scale), "compute_path": path.record()}
     if state["stopped"] == "completed" and state["step"] < config.total_steps:
         info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended without progress
         if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss

@@ -14,7 +14,7 @@ from .config import StyleConfig, keras_layer_name, parse_list
 from .images import MIN_SIZE, fit_size, load_image, resize
 from .loop import Progress, StyleResult, run_objective, set_seed, to_uint8
 from .memory import check_fits
-from .models import build_extractor, resolve_weights
+from .models import build_extractor, features, resolve_weights
 from .objective import TERMS
 from .stylize import stylize
 
@@ -87,7 +87,7 @@ def invert_features(image, layer, config: StyleConfig = StyleConfig(), norm_expo
     target = tf.constant(extractor(preprocess(original[None].astype(np.float32)))[name])
 
     def loss_fn(x):
-        t = losses.inversion_terms(extractor(preprocess(x))[name], target, x - VGG_MEAN_RGB, norm_exponent,
+        t = losses.inversion_terms(features(extractor, preprocess(x))[name], target, x - VGG_MEAN_RGB, norm_exponent,
                                    tv_exponent, lambda_norm, lambda_tv)
         return {"total": t["data"] + t["prior"] + t["tv"], "content": t["data"], "style": tf.constant(0.0),
                 "tv": t["tv"], "prior": t["prior"]}

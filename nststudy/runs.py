@@ -44,8 +44,9 @@ STATUS = {
 SNAPSHOT_FILES = ("snapshot.npz", "snapshot_history.csv", "resume.json")
 
 
-def environment(weights_source=None, seed=None) -> dict:
-    """Versions and machine facts a reader needs to trust or reproduce a number."""
+def environment(weights_source=None, seed=None, compute_path=None) -> dict:
+    """Versions and machine facts a reader needs to trust or reproduce a number; ``compute_path`` is how the
+    run's step executed (XLA or not, float32 or bfloat16) and the timings it was chosen by (nststudy.accel)."""
     import keras
     import numpy
     import tensorflow
@@ -67,6 +68,8 @@ def environment(weights_source=None, seed=None) -> dict:
         env["weights"] = weights_source.to_dict()
     if seed is not None:
         env["seed"] = seed
+    if compute_path is not None:
+        env["compute_path"] = compute_path
     return env
 
 
@@ -108,7 +111,8 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     save_image(result.style, directory / "style.png")
     write_json(directory / "config.json", result.config.to_dict())
     write_text(directory / "history.csv", history_csv(result.history))
-    write_json(directory / "env.json", environment(result.weights_source, result.config.seed))
+    write_json(directory / "env.json", environment(result.weights_source, result.config.seed,
+                                                   result.info.get("compute_path")))
     fig = plot_losses(result.history, result.terms, title=f"{directory.name} — {result.weights_source.label}")
     save_figure(fig, directory / "loss.png")
     import matplotlib.pyplot as plt

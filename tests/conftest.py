@@ -4,9 +4,14 @@ import os
 
 # Set before nststudy (or Keras) is imported anywhere: resolve_weights must never try Keras's download.
 os.environ["NSTSTUDY_OFFLINE"] = "1"
-# XLA for the optimisation step (nststudy.optimize.JIT_COMPILE, read when optimize.py is imported) pays off
-# at 256 px but not at test sizes: at 32 px each run compiles for ~7 s and then steps at 0.5 s instead of
+# XLA for the optimisation step (chosen per run by nststudy.accel, which skips runs under 96² px or 50 steps)
+# does not pay at test sizes: at 32 px each run compiles for ~7 s and then steps at 0.5 s instead of
 # 0.06 s. Off for the tests unless NSTSTUDY_XLA is set; test_stylize.py has a slow test of the XLA path.
+# With NSTSTUDY_PRECISION as well, no test times candidates (their choice would depend on the machine's load)
+# and none writes the user's cache of chosen paths; tests/test_accel.py tests the choice on stub timings.
+os.environ.setdefault("NSTSTUDY_PRECISION", "float32")
+os.environ.setdefault("NSTSTUDY_PATHS_CACHE", os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                           f"nststudy-test-paths-{os.getpid()}.json"))
 os.environ.setdefault("NSTSTUDY_XLA", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

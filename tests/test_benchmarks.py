@@ -46,31 +46,38 @@ def test_tutorial_loss_equals_nststudy_total_under_tutorial_config(content_image
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "NSTSTUDY_WEIGHTS_DIR"}
+    # no ImageNet file, and the paths chosen by measurement as in a real benchmark (conftest fixes them for tests)
+    env = {k: v for k, v in os.environ.items() if k not in ("NSTSTUDY_WEIGHTS_DIR", "NSTSTUDY_XLA", "NSTSTUDY_PRECISION")}
     env.update(NSTSTUDY_OFFLINE="1", KERAS_HOME=str(tmp_path / "keras"))  # no ImageNet file: random weights
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "RESULTS.md").write_text("old\n<!-- notes -->\nA person's explanation.\n")
+    readme_before = (REPO / "README.md").read_text()
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--out",
                            str(tmp_path / "out")], capture_output=True, text=True, timeout=1100, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "RANDOM WEIGHTS" in out
-    for figure in ("matmul:", "per step 64²:", "per step 96²:", "GFLOP/s 96²:", "time to quality 64²: nststudy L-BFGS",
-                   "peak memory 128²:", "sweep overhead 64²:"):
+    for figure in ("matmul:", "per step 64²:", "per step 96²:", "paths 96²: tf.function", "GFLOP/s 96²:",
+                   "time to quality 64²: nststudy L-BFGS", "precision 64²", "peak memory 128²:", "sweep overhead 64²:"):
         assert figure in out, figure
     results = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "RANDOM WEIGHTS" in results and "| speed-up per step at 96²" in results
-    assert results.endswith("A person's explanation.\n")  # the notes survive a rerun
+    assert "A person's explanation" not in results  # every word of RESULTS.md comes from report.py
+    assert (REPO / "README.md").read_text() == readme_before  # a run with --out elsewhere leaves the README
     assert (tmp_path / "out" / "loss_vs_time.png").stat().st_size > 1000
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["quality"]["target"] > 0 and len(data["memory"]) == 3
+    assert data["per_step"][1]["path"] in ("tf.function", "XLA", "bfloat16", "bfloat16 + XLA")
+    assert set(data["precision"]["runs"]) == {"float32", "bfloat16"}
 
 
 def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
     """An interrupted time-to-quality run keeps the methods it saved and runs only the rest."""
     ran = []
-    monkeypatch.setattr(measure, "_curve_until", lambda c, s, config, target, coarse: ran.append(config.scales)
-                        or {"curve": [(1.0, target, 1)], "reached": True, "seconds": 1.0, "step": 1, "best": target})
+    done = {"curve": [], "reached": True, "seconds": 1.0, "step": 1, "path": "tf.function"}
+    monkeypatch.setattr(measure, "_curve_until", lambda c, s, config, target, coarse, check: ran.append(config.scales)
+                        or dict(done, best=target))
+    monkeypatch.setattr(measure, "warm_paths", lambda c, s, sizes: None)
     monkeypatch.setattr(measure, "TutorialLoop", None)  # the baseline is saved: it must not be rerun
     base = {"curve": [(9.0, 5.0, 4)], "reached": True, "seconds": 9.0, "step": 4, "best": 5.0}
     lbfgs = dict(base, seconds=3.0)

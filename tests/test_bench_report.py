@@ -1,0 +1,106 @@
+"""benchmarks/report.py: every published benchmark number (RESULTS.md and the README's speed-and-memory block)
+is generated from benchmarks/results.json, and the committed README block is exactly what the generator gives."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import report  # noqa: E402
+
+GIB = 2**30
+
+
+def fixture_results(stale: bool) -> dict:
+    """A small results.json with round numbers, so every expected figure below is worked out by hand."""
+    curve = [[1.0, 9.0, 1]]
+    q = {"size": 64, "steps": 30, "target": 5.0, "complete": True, "methods": {
+        "tutorial baseline (Adam 0.02)": {"curve": curve, "reached": True, "seconds": 200.0, "step": 30, "best": 5.0},
+        "nststudy L-BFGS": {"curve": curve, "reached": True, "seconds": 50.0, "step": 12, "best": 4.9,
+                            "path": "bfloat16"},
+        "nststudy Adam + ExponentialDecay": {"curve": curve, "reached": False, "seconds": None, "step": None,
+                                             "best": 5.5}}}
+    if stale:
+        q["stale"] = "measured before the L-BFGS rescaling"
+    return {"weights": "RANDOM WEIGHTS (seed 0)", "command": "python benchmarks/run.py --quick",
+            "machine": {"cpu": "Test CPU 9000", "cores": 2, "load_average_at_start": 0.25, "python": "3.11",
+                        "tensorflow": "2.99", "keras": "3.99", "numpy": "2.0", "scipy": "1.17",
+                        "date": "2026-11-29 10:00", "flags": ["avx512f", "avx512_bf16"]},
+            "matmul_gflops": 100.0, "matmul_gflops_bf16": 250.0,
+            # 100 GFLOP a step: baseline 2.0 s (50 GFLOP/s), nststudy 1.0 s -> 2.00x, 100 GFLOP/s = 100% of matmul
+            "per_step": [{"size": 64, "baseline_s": 2.0, "nststudy_s": 1.0, "speedup": 2.0, "steps_timed": 8,
+                          "flops": 100e9, "path": "bfloat16",
+                          "candidates": {"tf.function": 1.5, "XLA": 1.75, "bfloat16": 1.0}}],
+            "quality": q,
+            "memory": [{"size": 64, "peak_bytes": 2 * GIB, "estimate_bytes": 2.5 * GIB},
+                       {"size": 128, "peak_bytes": 4 * GIB, "estimate_bytes": 3.6 * GIB}]}
+
+
+def test_results_md_holds_the_fixture_numbers_and_the_stale_mark():
+    md = report.results_md(fixture_results(stale=True))
+    assert "Test CPU 9000" in md and "avx512f yes, avx512_bf16 yes, amx_bf16 no, amx_tile no" in md
+    assert "100.0 GFLOP/s float32, 250.0 GFLOP/s bfloat16" in md
+    assert "| 2.00× | ≥ 1.7× | met |" in md and "path: bfloat16" in md
+    assert "tf.function 1.500 s, XLA 1.750 s, bfloat16 1.000 s" in md
+    # bounds: baseline at 50 GFLOP/s -> at most 100/50 = 2.00x (float32) or 250/50 = 5.00x (bfloat16)
+    assert "at most 2.00× faster at the float32 matmul rate or 5.00× faster at the bfloat16 matmul rate" in md
+    # time to quality: L-BFGS 50 s of the baseline's 200 s = 0.25, stale so no verdict
+    assert "| 0.25 | ≤ 0.2 | — |" in md and "(STALE, see below)" in md
+    assert "**Stale:** measured before the L-BFGS rescaling" in md
+    assert "| nststudy L-BFGS (stale) | bfloat16 | yes | 12 | 50.0 | 0.25 |" in md
+    # memory: 2.5/2 = 1.25, 3.6/4 = 0.90
+    assert "| 64² | 2.00 | 2.50 | 1.25 |" in md and "| 128² | 4.00 | 3.60 | 0.90 |" in md
+
+
+def test_fresh_quality_rows_get_a_verdict_and_no_stale_mark():
+    md = report.results_md(fixture_results(stale=False))
+    assert "stale" not in md.lower()
+    assert "| 0.25 | ≤ 0.2 | **not met** |" in md
+
+
+def test_readme_block_holds_the_fixture_numbers():
+    block = report.readme_block(fixture_results(stale=True))
+    assert block.startswith(report.BEGIN) and block.endswith(report.END)
+    assert "2.00× at 64² (bfloat16)" in block
+    assert "as a fraction of the loop's 200 s: L-BFGS 0.25×." in block and "**Stale:**" in block
+    assert "2.00 GiB at 64², 4.00 GiB at 128²" in block and "0.90–1.25×" in block
+
+
+def test_replace_block_keeps_the_text_around_it_and_refuses_missing_markers():
+    text = f"before\n{report.BEGIN}\nold 1.44 GiB\n{report.END}\nafter\n"
+    assert report.replace_block(text, f"{report.BEGIN}\nnew\n{report.END}") == \
+        f"before\n{report.BEGIN}\nnew\n{report.END}\nafter\n"
+    with pytest.raises(ValueError, match="one"):
+        report.replace_block("no markers here", "x")
+
+
+def test_committed_readme_and_results_md_are_what_results_json_gives():
+    """A hand edit of a number in the README's block or in RESULTS.md fails here: rerun benchmarks/report.py."""
+    r = json.loads((REPO / "benchmarks" / "results.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    assert readme == report.replace_block(readme, report.readme_block(r))
+    assert (REPO / "benchmarks" / "RESULTS.md").read_text() == report.results_md(r)
+
+
+def precision_fixture(bf16_loss: float) -> dict:
+    r = fixture_results(stale=False)
+    r["precision"] = {"size": 64, "steps": 20, "optimizer": "adam", "float32_loss_at_90_percent": 110.0,
+                      "pixel_rms_difference": 1.5,
+                      "runs": {"float32": {"final_float32_loss": 100.0, "seconds": 10.0, "metric_ssim_content": 0.5},
+                               "bfloat16": {"final_float32_loss": bf16_loss, "seconds": 6.0,
+                                            "metric_ssim_content": 0.49}}}
+    return r
+
+
+def test_precision_study_is_judged_against_the_float32_runs_last_tenth():
+    # float32 stood at 110 two steps (a tenth of 20) before its end at 100: bfloat16 at 101 is within that
+    same = report.results_md(precision_fixture(101.0))
+    assert "Verdict: **same result** (loss ratio 1.0100; pixel RMS difference 1.50" in same
+    assert "| final loss, float32 | 100 | 101 |" in same and "| metric_ssim_content | 0.5000 | 0.4900 |" in same
+    differs = report.results_md(precision_fixture(120.0))  # worse than float32 was 2 steps earlier
+    assert "different result (bfloat16 must then not be chosen automatically)" in differs and "loss ratio 1.2000" in differs
+    assert "1.2000× the float32 result's, beyond" in report.readme_block(precision_fixture(120.0))
