@@ -1,8 +1,8 @@
 """Command line: ``nststudy stylize``, ``nststudy demo`` (also ``python -m nststudy``).
 
 Bad input (and every error nststudy raises on purpose: see ``main``) ends with exit code 2 and a one-line
-reason on stderr, never a traceback; a run that diverged
-or stalled (L-BFGS gave up without lowering the loss) ends with exit code 3 after saving its record.
+reason on stderr, never a traceback; a run that diverged, stalled (L-BFGS gave up without lowering the loss)
+or worsened (its loss ended above its start) ends with exit code 3 after saving its record.
 ``nststudy sweep`` ends with 0 when every trial is complete, 3 when every trial finished but some are flagged
 (stopped, diverged, stalled, worsened) and 1 when any failed (``nststudy.status``).
 """
@@ -16,11 +16,10 @@ from pathlib import Path
 
 from .config import FIELD_NAMES, StyleConfig, parse_value
 
-DEMO_CONTENT = "chelsea"
-DEMO_STYLE = "hubble_deep_field"
-# About 3-7 minutes on 2 cores. beta = 10 rather than the default 1: in 300 steps from the photo, beta = 1
-# leaves the sparse star texture barely visible (seen here), beta = 10 shows it clearly with the cat intact.
-DEMO_SETTINGS = {"image_size": 256, "epochs": 3, "steps_per_epoch": 100, "style_weight": 10.0}
+DEMO_CONTENT = "tubingen"  # Gatys et al. 2016 Fig. 2: the Tübingen photo (Andreas Praefcke, CC BY 3.0) ...
+DEMO_STYLE = "starry_night"  # ... in the style of The Starry Night
+# The demo runs StyleConfig's defaults, unchanged: it shows what `stylize(photo, painting)` gives.
+DEMO_SETTINGS = {}
 
 
 class UsageError(Exception):
@@ -77,7 +76,10 @@ def _stylize(args) -> int:
             clear_snapshots(run_directory(args.output, result.weights_source))
         out = save_run(result, args.output)
     _report(result, out)
-    return 3 if result.stopped in ("diverged", "stalled") else 0
+    from .runs import run_status
+    from .status import EXIT_FLAGGED, FLAGGED
+
+    return EXIT_FLAGGED if run_status(result) in FLAGGED else 0
 
 
 def _demo(args) -> int:
@@ -110,6 +112,11 @@ def _report(result, out):
     print(f"{result.stopped} after {len(result.history)} steps in {final.get('seconds', 0):.1f} s; "
           f"final loss {final.get('total', float('nan')):.4g} (content {final.get('content', 0):.4g}, "
           f"style {final.get('style', 0):.4g})")
+    from .runs import loss_worsened
+
+    if result.stopped == "completed" and loss_worsened(result):
+        print(f"worsened: the final loss is above the start image's ({result.info.get('initial_loss', 0):.4g}); "
+              f"a smaller learning_rate may help")
     print(f"run folder: {out}/ (image.png, loss.png, history.csv, config.json, env.json, result.json)")
 
 
@@ -141,14 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder", epilog=parameters_help(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("content", nargs="?", help="content image: path or bundled sample (astronaut, chelsea, coffee, rocket)")
-    s.add_argument("style", nargs="?", help="style image: path or bundled sample (hubble_deep_field, brick, gravel, grass)")
+    s.add_argument("content", nargs="?", help="content image: path or bundled sample (tubingen, astronaut, chelsea, coffee, rocket)")
+    s.add_argument("style", nargs="?", help="style image: path or bundled sample (starry_night, the_scream, shipwreck, great_wave, udnie; "
+                                           "textures hubble_deep_field, brick, gravel, grass)")
     s.add_argument("-o", "--output", help="run folder to write")
     s.add_argument("--resume", metavar="DIR", help="continue a killed run from its last snapshot (needs snapshot_every > 0)")
     common(s)
     s.set_defaults(func=_stylize)
 
-    d = sub.add_parser("demo", help="stylise a bundled photo with a bundled texture (no downloads)",
+    d = sub.add_parser("demo", help="stylise the bundled Tübingen photo with The Starry Night (no downloads)",
                        epilog=parameters_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("-o", "--output", default="runs/demo", help="run folder (default: runs/demo)")
     d.add_argument("--content", default=DEMO_CONTENT, help=f"default: {DEMO_CONTENT}")

@@ -20,6 +20,24 @@ OPTIMIZERS = ("adam", "sgd", "lbfgs")
 INITS = ("content", "noise", "style")
 POOLINGS = ("max", "avg")
 COLOR_PRESERVATION = ("none", "luminance", "histogram")
+STYLE_NORMALIZATIONS = ("none", "target")  # see losses.normalized_style_layer_loss
+# The learning rate an unset ``learning_rate`` (None) means, per optimiser, in pixel units (0..255 image).
+# adam: seed 002's 5 px (Adam's step is scale-free: about lr pixels per step whatever the loss's units).
+# sgd: plain gradient descent moves each pixel by lr x gradient, so its right step depends on the loss's
+# scale (it shrinks as β grows); SGD_RATE was measured for the default objective, ImageNet VGG19, Tübingen x
+# The Starry Night, loss after N steps / loss at step 1 (rises = steps where the loss went up):
+#   128 px, content init, 40 steps: 3e-6 0.61 (0 rises); 1e-5 0.53 (0); 3e-5 0.50 (6); 1e-4 0.75 (18);
+#                                   1e-3 800 (24); 1e-2 890 (26)      [Adam at 5 px: 0.46 (0)]
+#   256 px, content init, 30 steps: 1e-6 0.97 (0); 3e-6 0.94 (0); 1e-5 0.91 (2); 3e-5 0.98 (7); 1e-4 1.30 (7)
+#                                                                     [Adam at 5 px: 0.93 (1)]
+#   128 px, noise init, 40 steps:   3e-6 0.57 (0); 1e-5 0.38 (0); 1e-4 0.25 (17)
+# 1e-5 gives the lowest loss where the loss falls steadily, 3x below where it starts to oscillate (at the old
+# shared default, Adam's 5, the loss jumped 28x in one step: issue 18). Remeasure if the default β or
+# style_normalization changes. (Script: a loop of stylize(..., StyleConfig(optimizer="sgd", learning_rate=lr,
+# image_size=..., epochs=1, steps_per_epoch=N)) over the rates, comparing history[-1] with history[0].)
+# lbfgs: ignored (its line search sets the step).
+SGD_RATE = 1e-5
+DEFAULT_LEARNING_RATES = {"adam": 5.0, "sgd": SGD_RATE}
 
 
 def model_layers(model: str) -> tuple[str, ...]:
@@ -92,14 +110,18 @@ class StyleConfig:
                                 "style layers; Gatys et al.: conv1_1 ... conv5_1 (seed 000 §4.5)", items=str)
     style_layer_weights: tuple = param((0.2, 0.2, 0.2, 0.2, 0.2), "ω_l, one weight per style layer (Gatys: 1/5 each)",
                                        items=float)
+    style_normalization: str = param("none", '"none": E_l of Gatys et al. eq. 4 | "target": each E_l divided by its '
+                                             'value at G = 0 (the squared relative Gram error; losses.'
+                                             'normalized_style_layer_loss)')
     content_weight: float = param(1.0, "α, weight of the content loss")
     style_weight: float = param(1.0, "β, weight of the style loss (α/β sets the trade-off; 1 balances Keras's "
                                      "unscaled VGG, see README)")
     tv_weight: float = param(0.0, "weight of the total-variation term Σ[(Δx)²+(Δy)²] on the 0..255 image (0: off, "
                                   "as Gatys et al.)")
     optimizer: str = param("adam", '"adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)')
-    learning_rate: float = param(5.0, "initial step for adam/sgd in pixel units (0..255 scale; SGD needs far less); "
-                                      "unused by lbfgs")
+    learning_rate: float | None = param(None, "initial step for adam/sgd in pixel units (0..255 scale); None: the "
+                                               "optimiser's own default (adam 5, sgd 1e-5: DEFAULT_LEARNING_RATES); "
+                                               "unused by lbfgs")
     decay_steps: int = param(100, "ExponentialDecay: the learning rate is multiplied by decay_rate every decay_steps "
                                   "steps (smoothly)")
     decay_rate: float = param(0.96, "ExponentialDecay factor")
@@ -126,6 +148,7 @@ class StyleConfig:
         self._check_choice("init", INITS)
         self._check_choice("pooling", POOLINGS)
         self._check_choice("color_preservation", COLOR_PRESERVATION)
+        self._check_choice("style_normalization", STYLE_NORMALIZATIONS)
         blend = tuple(_number("style_blend_weights", w) for w in _as_tuple("style_blend_weights", self.style_blend_weights))
         if any(w < 0 for w in blend) or (blend and sum(blend) <= 0):
             raise ValueError(f"style_blend_weights={list(blend)!r}: weights must be >= 0 with a positive sum")
@@ -157,6 +180,8 @@ class StyleConfig:
                 raise ValueError(f"{name}={value!r}: must be >= 0")
             object.__setattr__(self, name, value)
         for name in ("learning_rate", "decay_rate"):
+            if name == "learning_rate" and self.learning_rate is None:
+                continue  # the optimiser's own default (step_size)
             value = _number(name, getattr(self, name))
             if value <= 0:
                 raise ValueError(f"{name}={value!r}: must be > 0")
@@ -192,6 +217,14 @@ class StyleConfig:
     @property
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
+
+    @property
+    def step_size(self) -> float:
+        """The initial learning rate the optimiser uses: ``learning_rate``, or when it is None the
+        optimiser's default from ``DEFAULT_LEARNING_RATES`` (L-BFGS, which ignores it: Adam's)."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return DEFAULT_LEARNING_RATES.get(self.optimizer, DEFAULT_LEARNING_RATES["adam"])
 
     def replace(self, **changes) -> "StyleConfig":
         """A copy with some fields changed (validated like the constructor)."""
@@ -274,6 +307,10 @@ def parse_value(key: str, text: str):
         _check_keys({key: None})
     default = StyleConfig.__dataclass_fields__[key].default
     text = text.strip()
+    if default is None:  # an optional number (learning_rate): "none" or empty unsets it
+        if text.lower() in ("", "none", "null", "default"):
+            return None
+        default = 0.0
     if isinstance(default, tuple):
         items = parse_list(key, text)
         if text.startswith("["):
@@ -298,5 +335,6 @@ def parse_value(key: str, text: str):
     return text
 
 
-__all__ = ["StyleConfig", "FIELD_NAMES", "MODELS", "OPTIMIZERS", "INITS", "POOLINGS", "model_layers",
-           "keras_layer_name", "paper_name", "layer_depth", "parse_value", "parse_list", "help_text", "param"]
+__all__ = ["StyleConfig", "FIELD_NAMES", "MODELS", "OPTIMIZERS", "INITS", "POOLINGS", "STYLE_NORMALIZATIONS",
+           "DEFAULT_LEARNING_RATES", "model_layers", "keras_layer_name", "paper_name", "layer_depth", "parse_value",
+           "parse_list", "help_text", "param"]

@@ -18,9 +18,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .files import atomic_path
 
-CONTENT_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
-STYLE_SAMPLES = ("hubble_deep_field", "brick", "gravel", "grass")
+SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket")  # photos scikit-image ships
+SKIMAGE_STYLE = ("hubble_deep_field", "brick", "gravel", "grass")  # its textures
+# The photo and paintings of Gatys et al. 2016 Fig. 2 and two more styles, bundled as JPEGs in
+# nststudy/samples/ (credits and licences in its README; the Tübingen photo is CC BY 3.0, Andreas Praefcke).
+PAINTING_CONTENT = ("tubingen",)
+PAINTINGS = ("starry_night", "the_scream", "shipwreck", "great_wave", "udnie")
+CONTENT_SAMPLES = PAINTING_CONTENT + SKIMAGE_CONTENT
+STYLE_SAMPLES = PAINTINGS + SKIMAGE_STYLE
 SAMPLES = CONTENT_SAMPLES + STYLE_SAMPLES
+SAMPLE_DIR = Path(__file__).resolve().parent / "samples"
 MIN_SIZE = 16  # pixels on the shortest side below which VGG's five poolings leave nothing
 
 
@@ -29,10 +36,12 @@ class ImageError(ValueError):
 
 
 def load_sample(name: str) -> np.ndarray:
-    """A photo or texture that scikit-image ships (no download): one of ``SAMPLES``."""
+    """A bundled image (no download): one of ``SAMPLES``, a JPEG in ``samples/`` or a scikit-image sample."""
     name = name.removeprefix("sample:")
     if name not in SAMPLES:
         raise ImageError(f"unknown sample {name!r}; bundled samples: {', '.join(SAMPLES)}")
+    if name in PAINTING_CONTENT + PAINTINGS:
+        return _read_file(SAMPLE_DIR / f"{name}.jpg")
     from skimage import data
 
     return to_rgb_array(getattr(data, name)(), name)
@@ -146,4 +155,4 @@ def save_image(array, path) -> Path:
 
 
 __all__ = ["load_image", "load_sample", "resize", "resize_longest", "fit_size", "save_image", "to_rgb_array",
-           "ImageError", "SAMPLES", "CONTENT_SAMPLES", "STYLE_SAMPLES", "MIN_SIZE"]
+           "ImageError", "SAMPLES", "CONTENT_SAMPLES", "STYLE_SAMPLES", "PAINTINGS", "MIN_SIZE"]

@@ -46,8 +46,30 @@ def style_layer_loss(features, target_gram):
     return tf.reduce_sum(tf.square(gram - target_gram)) / (4.0 * n * n * m * m)
 
 
-def style_loss(features, target_grams, layer_weights):
-    """L_style = Σ_l ω_l E_l  (seed 000, eq. 5).
+def normalized_style_layer_loss(features, target_gram):
+    """Ê_l = Σ (G − A)² / Σ A² = E_l / E_l|_{G=0}: the squared relative Gram error of a layer.
+
+    E_l (Gatys et al. 2016 eq. 4; seed 000) divided by its own value for an all-zero feature map
+    (G = 0), which is ‖A‖²_F / (4 N² M²); the 1/(4N²M²) factors cancel. Ê_l is 0 at a match and 1 for
+    a black feature map, whatever the layer's activation scale: E_l grows with the 4th power of the
+    activations, and in Keras's unscaled VGG19 the five style layers' E_l differ by orders of
+    magnitude, so the deepest ones dominate L_style. Its square root is the per-layer relative Gram
+    distance this package's metrics report (``metrics.feature_distances``). Dividing by the target alone
+    (not by E_l at the start image, the other normalisation issue 18 names) keeps the objective a
+    property of the style image: the same for every init, across a resume and at every scale of a
+    multiscale run, and cacheable with the target. Not from a paper: Gatys et al. rescale the network's
+    weights instead (mean activation 1 per filter, 2016 §2); crowsonkb/style-transfer-pytorch divides
+    each MSE by its L1 norm for the same reason.
+    """
+    f = _as_matrix(features)
+    gram = tf.matmul(f, f, transpose_a=True)
+    target_gram = tf.convert_to_tensor(target_gram, tf.float32)
+    return tf.reduce_sum(tf.square(gram - target_gram)) / tf.reduce_sum(tf.square(target_gram))
+
+
+def style_loss(features, target_grams, layer_weights, normalized=False):
+    """L_style = Σ_l ω_l E_l  (seed 000, eq. 5); with ``normalized``, Σ_l ω_l Ê_l
+    (``normalized_style_layer_loss``).
 
     ``features`` and ``target_grams`` are sequences (or dicts keyed by layer name) in the same order
     as ``layer_weights``.
@@ -61,9 +83,10 @@ def style_loss(features, target_grams, layer_weights):
     if not (len(features) == len(target_grams) == len(layer_weights)):
         raise ValueError(f"style_loss got {len(features)} feature maps, {len(target_grams)} Gram targets "
                          f"and {len(layer_weights)} weights; they must match one to one")
+    layer_loss = normalized_style_layer_loss if normalized else style_layer_loss
     total = tf.constant(0.0)
     for f, a, w in zip(features, target_grams, layer_weights):
-        total += float(w) * style_layer_loss(f, a)
+        total += float(w) * layer_loss(f, a)
     return total
 
 
@@ -165,6 +188,6 @@ def dream_step(image, gradient, step_size):
     return tf.clip_by_value(tf.convert_to_tensor(image, tf.float32) + step_size * 255.0 * g, 0.0, 255.0)
 
 
-__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "style_loss", "total_variation_loss",
+__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss", "total_variation_loss",
            "norm_prior", "inversion_terms", "dream_objective", "dream_step", "MV_B", "MV_V",
            "feature_positions", "gram_rescale"]

@@ -109,6 +109,23 @@ def feature_distances(result, content, style, extractor, weights=None) -> dict:
     return {"metric_content_distance": c, "metric_style_distance": s}
 
 
+def photo_ratios(metrics: dict, content, styles, extractor, weights=None) -> dict:
+    """A result's style and colour distances as fractions of the photo's own (issue 18's bar for the defaults:
+    style ratio and colour ratio at most 0.4, SSIM to the photo at least 0.25).
+
+    ``metric_style_ratio`` = the result's relative Gram distance to the style / the content image's;
+    ``metric_color_ratio`` = the result's colour distance to the style / the content image's, both against the
+    same style image(s) and blend ``weights`` as ``run_metrics``. Both are 1 for the photo itself and 0 for an
+    image with the style's Grams and colours; None when the photo already has the style's statistics (a colour
+    distance under 1e-3 CIELAB units is sqrtm's numerical noise). The photo's own distances are kept beside
+    them (``metric_photo_*``)."""
+    own_style = feature_distances(content, content, styles, extractor, weights)["metric_style_distance"]
+    own_colour = colour_distance(content, styles, weights)
+    return {"metric_style_ratio": metrics["metric_style_distance"] / own_style if own_style > 1e-9 else None,
+            "metric_color_ratio": metrics["metric_colour_to_style"] / own_colour if own_colour > 1e-3 else None,
+            "metric_photo_style_distance": own_style, "metric_photo_colour_to_style": own_colour}
+
+
 def run_metrics(image, content, style, weights_source, weights=None, reference=None) -> dict:
     """All metrics of a result against its content and its original style image(s) (a list: a blend with
     ``weights``), all at the result's size, as ``metric_*`` keys. ``weights_source`` is the run's;
@@ -120,6 +137,7 @@ def run_metrics(image, content, style, weights_source, weights=None, reference=N
     out.update(feature_distances(image, content, styles, extractor, weights))
     out["metric_colour_to_style"] = colour_distance(image, styles, weights)
     out["metric_colour_to_content"] = colour_distance(image, content)
+    out.update(photo_ratios(out, content, styles, extractor, weights))
     if len(styles) == 1:
         against = "style: the original style image"
     else:
@@ -129,6 +147,6 @@ def run_metrics(image, content, style, weights_source, weights=None, reference=N
     return out
 
 
-__all__ = ["ssim_luminance", "colour_distance", "feature_distances", "run_metrics", "reference_extractor",
-           "reference_source",
+__all__ = ["ssim_luminance", "colour_distance", "feature_distances", "photo_ratios", "run_metrics",
+           "reference_extractor", "reference_source",
            "luminance", "REFERENCE_MODEL", "REFERENCE_CONTENT", "REFERENCE_STYLE"]

@@ -62,8 +62,8 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
         feats = features(extractor, preprocess(x))  # at the precision the run's step was traced with
         c = tf.add_n([losses.content_loss(feats[n], content_targets[n]) for n in config.content_layers]) \
             if config.content_layers else zero
-        s = losses.style_loss([feats[n] for n in config.style_layers], style_targets,
-                              config.style_layer_weights) if config.style_layers else zero
+        s = losses.style_loss([feats[n] for n in config.style_layers], style_targets, config.style_layer_weights,
+                              normalized=config.style_normalization == "target") if config.style_layers else zero
         tv = losses.total_variation_loss(x) if t else zero
         return {"total": a * c + b * s + t * tv, "content": c, "style": s, "tv": tv}
 

@@ -38,7 +38,7 @@ class OptimizeOutcome:
     image: np.ndarray  # float32 (1, H, W, 3), RGB 0..255
     steps: int  # steps completed
     stopped: str  # "completed" | "callback" | "diverged" | "stalled" (L-BFGS ended without lowering the loss)
-    info: dict = field(default_factory=dict)  # optimiser-specific (e.g. L-BFGS iterations, evaluations)
+    info: dict = field(default_factory=dict)  # initial_loss (the start image's); optimiser-specific (L-BFGS iterations ...)
 
 
 def _numpy_terms(terms) -> dict:
@@ -49,7 +49,7 @@ def make_schedule(config):
     import keras
 
     return keras.optimizers.schedules.ExponentialDecay(
-        initial_learning_rate=config.learning_rate, decay_steps=config.decay_steps,
+        initial_learning_rate=config.step_size, decay_steps=config.decay_steps,
         decay_rate=config.decay_rate)
 
 
@@ -99,10 +99,12 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None, path: ComputePath | 
         return terms, grad
 
     terms, grad = tf.function(value_and_grad)()  # at the start image (once: not worth compiling with XLA)
+    # the loss of the start image (runs.run_status compares with it) and the measured compute path
+    info = {"initial_loss": float(terms["total"]), "compute_path": path.record()}
     stopped, done = "completed", start
     if not np.isfinite(float(terms["total"])):
         on_step(start, _numpy_terms(terms), lambda: last_finite.numpy(), None)
-        return OptimizeOutcome(last_finite.numpy(), done, "diverged", {"compute_path": path.record()})
+        return OptimizeOutcome(last_finite.numpy(), done, "diverged", info)
     for i in range(start, config.total_steps):
         terms, grad = step(grad)
         terms = _numpy_terms(terms)
@@ -114,7 +116,7 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None, path: ComputePath | 
         if on_step(i, terms, lambda: x.numpy(), state):
             stopped = "callback"
             break
-    return OptimizeOutcome(last_finite.numpy(), done, stopped, {"compute_path": path.record()})
+    return OptimizeOutcome(last_finite.numpy(), done, stopped, info)
 
 
 def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | None = None) -> OptimizeOutcome:
@@ -200,7 +202,8 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
     info = {"lbfgs_iterations": sum(int(r.nit) for r in calls),
             "lbfgs_function_evaluations": sum(int(r.nfev) for r in calls),
             "lbfgs_message": str(calls[-1].message), "lbfgs_restarts": len(calls) - 1,
-            "lbfgs_objective_scale": float(scale), "compute_path": path.record()}
+            "lbfgs_objective_scale": float(scale), "initial_loss": state.get("f0"),
+            "compute_path": path.record()}
     if state["stopped"] == "completed" and state["step"] < config.total_steps:
         info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended without progress
         if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss

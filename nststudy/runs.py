@@ -91,6 +91,24 @@ def run_directory(directory, weights_source) -> Path:
     return directory
 
 
+def loss_worsened(result) -> bool:
+    """True when the run's final total loss is above its loss at the start image (``info["initial_loss"]``, which
+    the optimisers record; else the first row of the history): the optimiser made the image worse, e.g. with a
+    step size too large."""
+    if not result.history:
+        return False
+    start = result.info.get("initial_loss")
+    start = result.history[0]["total"] if start is None else start
+    return bool(result.final["total"] > start)
+
+
+def run_status(result) -> str:
+    """result.json's ``status``: how the optimisation ended (``STATUS``), except that a run that ran all its
+    steps but ended with a higher loss than it started with is ``worsened`` (``nststudy.status``)."""
+    value = STATUS[result.stopped]
+    return status.WORSENED if value == status.COMPLETE and loss_worsened(result) else value
+
+
 def save_run(result, directory, extra: dict | None = None) -> Path:
     """Write a StyleResult's record into ``directory`` (see module docstring); returns the folder used.
 
@@ -120,7 +138,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     plt.close(fig)
     final = result.final
     record = {
-        "status": STATUS[result.stopped],
+        "status": run_status(result),
         "stopped": result.stopped,
         "steps": len(result.history),
         "final": {k: v for k, v in final.items() if k in result.terms or k == "seconds"},  # every term, by name
@@ -237,4 +255,5 @@ def load_run(directory) -> dict:
     return out
 
 
-__all__ = ["Snapshots", "load_snapshot", "clear_snapshots", "begin_run", "STATUS", "save_run", "load_run", "is_complete", "environment", "history_csv", "run_directory"]
+__all__ = ["Snapshots", "load_snapshot", "clear_snapshots", "begin_run", "STATUS", "save_run", "run_status", "loss_worsened",
+           "load_run", "is_complete", "environment", "history_csv", "run_directory"]

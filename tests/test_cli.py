@@ -297,3 +297,16 @@ def test_bad_input_through_main_is_one_line(images, capsys, monkeypatch, argv, w
     (images / "bad.yaml").write_text("question: [unclosed\nnotebook: x\n")
     line = _main(argv, capsys)
     assert line.startswith("nststudy: error:") and words in line, line
+
+
+def test_a_worsened_run_exits_3_and_says_so(images, capsys):
+    """Plain gradient descent at 5 px per unit gradient (Adam's rate, ~500x SGD's right step at 32 px: see
+    test_stylize) raises the loss: the record says 'worsened' and the exit code is 3, as for a diverged run."""
+    from nststudy.cli import main
+
+    code = main(_stylize_args(images, "--set", "optimizer=sgd", "--set", "learning_rate=5", "--set",
+                              "steps_per_epoch=3"))
+    out = capsys.readouterr().out
+    assert code == 3 and "worsened: the final loss is above the start image's" in out, out
+    record = json.loads((images / "out_random" / "result.json").read_text())
+    assert record["status"] == "worsened"

@@ -26,6 +26,19 @@ def test_defaults():
     assert cfg.total_steps == 1000
     assert cfg.init == "content"
     assert cfg.pooling == "max"
+    assert cfg.style_normalization == "none"  # Gatys et al.'s E_l unless asked
+    assert cfg.learning_rate is None  # the optimiser's own default (DEFAULT_LEARNING_RATES)
+
+
+def test_unset_learning_rate_is_the_optimisers_default():
+    # Adam: seed 002's 5 px; plain gradient descent: 1e-5, measured (config.py's comment on SGD_RATE).
+    assert StyleConfig().step_size == 5.0
+    assert StyleConfig(optimizer="sgd").step_size == 1e-5
+    assert StyleConfig(optimizer="lbfgs").step_size == 5.0  # ignored by L-BFGS; Adam's, so a value is defined
+    assert StyleConfig(optimizer="sgd", learning_rate=0.5).step_size == 0.5  # a value set is used as is
+    # None survives the JSON round trip, so a replayed config.json means "the default" again.
+    assert StyleConfig.from_json(StyleConfig(optimizer="sgd").to_json()).learning_rate is None
+    assert StyleConfig().replace(optimizer="sgd").step_size == 1e-5
 
 
 def test_total_steps_follows_fields():
@@ -119,6 +132,8 @@ def test_from_dict_rejects_non_dict():
     ("model", "vgg11"),
     ("init", "zeros"),
     ("pooling", "min"),
+    ("style_normalization", "initial"),
+    ("learning_rate", "5"),
     ("content_weight", "1.0"),  # a string where a float is expected
     ("style_weight", None),
     ("tv_weight", True),
@@ -254,6 +269,10 @@ def test_parse_value_floats():
     assert parse_value("style_weight", "1e4") == 10000.0
     assert isinstance(parse_value("content_weight", "2"), float)
     assert parse_value("learning_rate", " 0.5 ") == 0.5
+    assert parse_value("learning_rate", "1e-5") == 1e-5
+    assert parse_value("learning_rate", "none") is None and parse_value("learning_rate", "") is None
+    with pytest.raises(ValueError, match="learning_rate"):
+        parse_value("learning_rate", "fast")
     with pytest.raises(ValueError, match="content_weight"):
         parse_value("content_weight", "lots")
 

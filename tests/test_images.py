@@ -291,6 +291,34 @@ def test_bundled_samples(name, shape):
     assert out.shape == shape and out.dtype == np.uint8
 
 
+# The photo and paintings bundled in nststudy/samples/: sizes from ../shared/images/README.md, The Scream's
+# 1200x1528 original downscaled to 1024 px on its long side (round(1200 * 1024 / 1528) = 804).
+@pytest.mark.parametrize("name, shape", [("tubingen", (768, 1024, 3)), ("starry_night", (640, 1024, 3)),
+                                         ("the_scream", (1024, 804, 3)), ("shipwreck", (662, 960, 3)),
+                                         ("great_wave", (514, 928, 3)), ("sample:udnie", (512, 512, 3))])
+def test_bundled_paintings(name, shape):
+    out = load_image(name)
+    assert out.shape == shape and out.dtype == np.uint8
+    assert out.std() > 20  # a picture, not a blank or a single colour
+
+
+def test_bundled_paintings_ship_with_the_package():
+    # pyproject's package-data must list every bundled JPEG, or an installed (non-editable) copy lacks them.
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+
+    from nststudy.images import PAINTINGS, SAMPLE_DIR
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    setuptools = pyproject["tool"]["setuptools"]
+    assert "nststudy.samples" in setuptools["packages"]
+    patterns = setuptools["package-data"]["nststudy.samples"]
+    for name in ("tubingen", *PAINTINGS, "README"):
+        file = next(SAMPLE_DIR.glob(f"{name}.*"))
+        assert any(Path(file.name).match(p) for p in patterns), (file.name, patterns)
+
+
 def test_grayscale_sample_has_equal_channels():
     out = load_image("sample:brick")
     assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from nststudy import losses
-from nststudy.losses import (norm_prior, content_loss, gram_matrix, style_layer_loss, style_loss,
-                             total_variation_loss)
+from nststudy.losses import (norm_prior, content_loss, gram_matrix, normalized_style_layer_loss, style_layer_loss,
+                             style_loss, total_variation_loss)
 
 
 def _np(t):
@@ -200,6 +200,41 @@ def test_style_layer_loss_gradient_matches_finite_differences():
     np.testing.assert_allclose(_np(tape.gradient(loss, var)), numeric, rtol=1e-3, atol=1e-5)
 
 
+# ----------------------------------------------------------------------------- style (layer, normalised)
+
+def test_normalized_style_layer_loss_hand_value():
+    # F_2x2 (G = [[10, 14], [14, 20]]) against A = [[10, 12], [12, 20]]: Σ(G − A)² = 2² + 2² = 8 and
+    # ΣA² = 100 + 144 + 144 + 400 = 788, so Ê = 8/788 = 0.0101523...
+    a = np.array([[10.0, 12.0], [12.0, 20.0]], dtype=np.float32)
+    assert float(normalized_style_layer_loss(F_2x2, a)) == pytest.approx(8 / 788)
+    # The same number as E_l / E_l(G = 0): E_l = 8/64 = 0.125 (test above), E_l(G = 0) = 788/64 = 12.3125.
+    assert 0.125 / 12.3125 == pytest.approx(8 / 788)
+    # A black feature map (G = 0) scores exactly 1, a match 0.
+    assert float(normalized_style_layer_loss(np.zeros((1, 2, 2), np.float32), a)) == pytest.approx(1.0)
+    assert float(normalized_style_layer_loss(F_2x2, G_2x2)) == 0.0
+
+
+def test_normalized_style_layer_loss_ignores_the_activation_scale():
+    # Features k times larger (a layer of larger activations) with the target taken from features k times
+    # larger too: G and A grow by k², Σ(G − A)² and ΣA² both by k⁴, so Ê is unchanged, while E_l grows by
+    # k⁴ = 1e4 for k = 10 (the scale gap between Keras's VGG19 layers that normalising removes).
+    a = np.array([[10.0, 12.0], [12.0, 20.0]], dtype=np.float32)
+    k = 10.0
+    assert float(normalized_style_layer_loss(k * F_2x2, k * k * a)) == pytest.approx(8 / 788, rel=1e-6)
+    assert float(style_layer_loss(k * F_2x2, k * k * a)) == pytest.approx(0.125 * k ** 4, rel=1e-6)
+
+
+def test_style_loss_normalized_sums_weighted_layers():
+    # Layer 1: F_2x2 vs A = [[10, 12], [12, 20]] → 8/788 (above). Layer 2: F = [[[3]]], G = 9, A = 5 →
+    # (9 − 5)² / 5² = 16/25 = 0.64. With ω = (0.5, 2): 0.5·8/788 + 2·0.64 = 1.2850761...
+    a1 = np.array([[10.0, 12.0], [12.0, 20.0]], dtype=np.float32)
+    f2, a2 = np.full((1, 1, 1), 3.0, np.float32), np.array([[5.0]], np.float32)
+    total = style_loss([F_2x2, f2], [a1, a2], [0.5, 2.0], normalized=True)
+    assert float(total) == pytest.approx(0.5 * 8 / 788 + 2 * 0.64)
+    # Without normalisation, the same inputs give Gatys's sum: 0.5·0.125 + 2·4 = 8.0625.
+    assert float(style_loss([F_2x2, f2], [a1, a2], [0.5, 2.0])) == pytest.approx(8.0625)
+
+
 # ---------------------------------------------------------------------------------------- style (sum)
 
 F_ONE = np.full((1, 1, 1, 1), 3.0, np.float32)  # E = 4 against A = [[5]] (see single-filter test)
@@ -384,6 +419,6 @@ def test_dream_step_by_hand():
 
 
 def test_public_names():
-    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "style_loss",
+    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss",
                                    "total_variation_loss", "norm_prior", "inversion_terms", "dream_objective",
                                    "dream_step", "MV_B", "MV_V", "feature_positions", "gram_rescale"}

@@ -62,7 +62,7 @@ def test_adam_reduces_the_loss():
     # Adam at its default lr = 5 px: 2.43e7 -> 6.5e6 in 12 steps (3.7x), falling every step.
     result = run(cfg(steps_per_epoch=12))
     t = totals(result)
-    assert result.config.learning_rate == 5.0
+    assert result.config.learning_rate is None and result.config.step_size == 5.0
     assert result.stopped == "completed" and len(t) == 12
     assert t[-1] < t[0] / 2.5, t
 
@@ -79,6 +79,63 @@ def test_sgd_reduces_the_loss_with_a_learning_rate_for_its_gradient_scale():
     assert result.stopped == "completed" and len(t) == 12
     assert t[-1] < t[0] / 2.5, t
     assert all(b < a for a, b in zip(t, t[1:])), "plain gradient descent at this lr should fall every step"
+
+
+def test_sgd_at_its_default_learning_rate_lowers_the_loss():
+    # An unset learning_rate means SGD's own default, 1e-5 (measured with ImageNet VGG19 at 128-256 px; see
+    # config.SGD_RATE). Here (random weights, 32 px, gradient rms ~355 per pixel, see the test above) that
+    # is a cautious ~0.004 px per step: the loss must fall, every step, if only slightly. Before per-optimiser
+    # defaults SGD got Adam's 5 and the loss rose 28x in one step (issue 18).
+    result = run(cfg(optimizer="sgd"))
+    t = totals(result)
+    assert result.config.learning_rate is None and result.config.step_size == 1e-5
+    assert result.stopped == "completed" and t[-1] < t[0], t
+    assert all(b < a for a, b in zip(t, t[1:])), t
+
+
+def test_a_run_that_ends_above_its_start_is_recorded_worsened(tmp_path):
+    # SGD at 5 px per unit gradient is ~500x too large here (the test above): pixels jump to the clip
+    # bounds and the loss ends above where it started. The run ran all its steps, but is not "complete".
+    result = run(cfg(optimizer="sgd", learning_rate=5.0))
+    assert result.stopped == "completed"
+    assert result.final["total"] > result.info["initial_loss"]
+    record = json.loads((save_run(result, tmp_path / "bad") / "result.json").read_text())
+    assert record["status"] == "worsened" and record["stopped"] == "completed"
+    assert record["info"]["initial_loss"] == result.info["initial_loss"]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_initial_loss_is_the_loss_of_the_start_image(optimizer):
+    # With content init the content term is 0 at the start image, so the initial total is β·L_style of the
+    # content image: compare with the objective evaluated directly at that image.
+    from nststudy.models import build_extractor
+    from nststudy.objective import make_loss_fn
+    from nststudy.stylize import prepare_images
+
+    config = cfg(optimizer=optimizer)
+    result = run(config.replace(steps_per_epoch=2))
+    content, style = prepare_images(make_content(), make_style(), config)
+    extractor = build_extractor(config.model, list(config.content_layers + config.style_layers),
+                                resolve_weights(config.model, "random", 0), config.pooling)
+    loss_fn = make_loss_fn(extractor, config, content, [style])
+    expected = float(loss_fn(tf.constant(content[None].astype(np.float32)))["total"])
+    assert result.info["initial_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("rows, status", [
+    ([10.0, 8.0, 9.0], "complete"),  # ends below its start (not below its minimum): complete
+    ([10.0, 12.0, 11.0], "worsened"),  # ends above its start
+    ([10.0, 10.0], "complete"),  # no change is not worse
+])
+def test_run_status_compares_the_final_loss_with_the_start(rows, status):
+    from nststudy.runs import run_status
+
+    history = [{"step": i + 1, "total": v} for i, v in enumerate(rows)]
+    result = StyleResult(np.zeros((2, 2, 3), np.uint8), history, cfg(), None, None, None,
+                         info={"initial_loss": rows[0]})
+    assert run_status(result) == status
+    result.stopped = "diverged"
+    assert run_status(result) == "diverged"  # how it stopped comes first
 
 
 def test_lbfgs_reduces_the_loss(lbfgs_run):

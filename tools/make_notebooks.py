@@ -25,9 +25,11 @@ LAYER_FIELDS = ("content_layers", "style_layers")
 
 # Parameters of the notebooks that are not StyleConfig fields.
 NOTEBOOK_HELP = {
-    "content": ('"chelsea"', "content image: a path, or a bundled sample: astronaut, chelsea, coffee, rocket"),
-    "style": ('"hubble_deep_field"', "style image: a path or a bundled sample (hubble_deep_field, brick, gravel, "
-                                     "grass); a list blends several"),
+    "content": ('"tubingen"', "content image: a path, or a bundled sample: tubingen, astronaut, chelsea, coffee, "
+                              "rocket"),
+    "style": ('"starry_night"', "style image: a path or a bundled sample (starry_night, the_scream, shipwreck, "
+                                "great_wave, udnie; textures hubble_deep_field, brick, gravel, grass); a list blends "
+                                "several"),
     "output_dir": ('"runs/notebook"', "run folder to write: image.png, config.json, history.csv, loss.png, env.json"),
 }
 # The reconstruct notebook's task options: defaults from the signatures of invert_features and deep_dream.
@@ -113,7 +115,8 @@ def typed(text):
     for line in text.splitlines():
         code, _, comment = line.partition("  # ")
         value = ast.literal_eval(code.split(" = ", 1)[1])
-        kind = {str: "str", float: "float", int: "int", bool: "bool", list: "list", type(None): "None"}[type(value)]
+        kind = {str: "str", float: "float", int: "int", bool: "bool", list: "list",
+                type(None): "float or None"}[type(value)]
         if isinstance(value, list) and value:
             kind = f"list of {type(value[0]).__name__}"
         out.append(f"{code}  # ({kind}) {comment}")
