@@ -110,8 +110,8 @@ class StyleConfig:
                                 "style layers; Gatys et al.: conv1_1 ... conv5_1 (seed 000 §4.5)", items=str)
     style_layer_weights: tuple = param((0.2, 0.2, 0.2, 0.2, 0.2), "ω_l, one weight per style layer (Gatys: 1/5 each)",
                                        items=float)
-    style_normalization: str = param("none", '"none": E_l of Gatys et al. eq. 4 | "target": each E_l divided by its '
-                                             'value at G = 0 (the squared relative Gram error; losses.'
+    style_normalization: str = param("none", '"none" (E_l of Gatys et al. eq. 4) | "target" (each E_l divided by '
+                                             'its value for a black feature map, the squared relative Gram error: losses.'
                                              'normalized_style_layer_loss)')
     content_weight: float = param(1.0, "α, weight of the content loss")
     style_weight: float = param(1.0, "β, weight of the style loss (α/β sets the trade-off; 1 balances Keras's "

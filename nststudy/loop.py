@@ -62,6 +62,7 @@ class StyleResult:
     stopped: str = "completed"  # "completed" | "callback" | "diverged" | "stalled"
     info: dict = field(default_factory=dict)
     terms: tuple = TERMS  # the loss terms the objective declared, "total" first
+    ascends: bool = False  # True when "total" is maximised (DeepDream): a run worsens when it falls
 
     @property
     def final(self) -> dict:

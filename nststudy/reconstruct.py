@@ -166,7 +166,7 @@ def deep_dream(image, layers=("block4_conv2",), steps=20, step_size=0.01, octave
     info = {"dream_layers": list(names), "steps": steps, "step_size": step_size, "octaves": octaves,
             "octave_scale": octave_scale, "jitter": jitter}
     return StyleResult(to_uint8(x), bar.history, config, source, to_uint8(original), to_uint8(original),
-                       "callback" if stop else "completed", info, DREAM_TERMS)
+                       "callback" if stop else "completed", info, DREAM_TERMS, ascends=True)
 
 
 def resize_float(x, shape):

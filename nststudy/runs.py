@@ -99,6 +99,8 @@ def loss_worsened(result) -> bool:
         return False
     start = result.info.get("initial_loss")
     start = result.history[0]["total"] if start is None else start
+    if getattr(result, "ascends", False):  # an objective that is maximised (DeepDream) worsens when it falls
+        return bool(result.final["total"] < start)
     return bool(result.final["total"] > start)
 
 

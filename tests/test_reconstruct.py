@@ -155,3 +155,15 @@ def test_deep_dream_records_its_own_names():
     assert result.config == CFG
     assert [h["octave"] for h in result.history] == [0, 0, 1, 1]
     assert list(result.history[0]) == ["step", "total", "content", "style", "tv", "seconds", "objective", "octave"]
+
+
+def test_a_deep_dream_that_raises_its_objective_is_complete_not_worsened(tmp_path):
+    """'worsened' means the optimiser moved the objective the wrong way: up for a loss, down for DeepDream's
+    ascent. A dream whose mean activation rose (test above) is complete."""
+    import json
+
+    result = deep_dream(make_content(), ["conv2_1"], steps=3, step_size=0.02, octaves=1, jitter=0, config=CFG,
+                        progress=False)
+    assert result.history[-1]["total"] > result.history[0]["total"]
+    run = save_run(result, tmp_path / "dream_random")
+    assert json.loads((run / "result.json").read_text())["status"] == "complete"
