@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.nststudy-installed
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all bench bench-realtime clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: $(STAMP)
 # `make bench BENCH_ARGS=--quick`: a smoke run of a few minutes into $$TMPDIR/nststudy-bench-quick (README untouched).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Real time (issue 20): fps of the transform network at 256² and 512², widths 1, 1/2, 1/4, and where the time
+# goes (about 3 min on 2 cores; random weights, speed only).
+bench-realtime: $(STAMP)
+	$(BIN)/python benchmarks/realtime.py $(BENCH_ARGS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -92,8 +92,40 @@ def param(default, help: str, items=None):
     return field(default=default, metadata={"help": help, **({"items": items} if items else {})})
 
 
+class ConfigRecord:
+    """The JSON round trip shared by the flat, frozen config dataclasses (StyleConfig, TrainConfig): each
+    names itself in ``KIND`` and checks keys in ``check_keys`` (unknown keys name the closest field)."""
+
+    KIND = "config"
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated like the constructor)."""
+        self.check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return {f.name: list(v) if isinstance(v, tuple) else v
+                for f in fields(self) for v in [getattr(self, f.name)]}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Inverse of ``to_dict``; unknown keys raise ValueError naming the closest field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a {cls.KIND} must be a JSON object (dict), got {type(data).__name__}")
+        cls.check_keys(data)
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+
 @dataclass(frozen=True)
-class StyleConfig:
+class StyleConfig(ConfigRecord):
     """Settings of one style-transfer run: the one list of parameters. Defaults follow Gatys et al. and the
     reports (README "Defaults and where they come from"). Each field's help text (``help_text``) is what
     the notebooks' parameters cells, ``nststudy stylize --help`` and the README's parameter table show:
@@ -226,30 +258,9 @@ class StyleConfig:
             return self.learning_rate
         return DEFAULT_LEARNING_RATES.get(self.optimizer, DEFAULT_LEARNING_RATES["adam"])
 
-    def replace(self, **changes) -> "StyleConfig":
-        """A copy with some fields changed (validated like the constructor)."""
-        _check_keys(changes)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict (tuples become lists)."""
-        return {f.name: list(v) if isinstance(v, tuple) else v
-                for f in fields(self) for v in [getattr(self, f.name)]}
-
     @classmethod
-    def from_dict(cls, data: dict) -> "StyleConfig":
-        """Inverse of ``to_dict``; unknown keys raise ValueError naming the closest field."""
-        if not isinstance(data, dict):
-            raise ValueError(f"a config must be a JSON object (dict), got {type(data).__name__}")
+    def check_keys(cls, data) -> None:
         _check_keys(data)
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> "StyleConfig":
-        return cls.from_dict(json.loads(text))
 
 
 FIELD_NAMES = tuple(f.name for f in fields(StyleConfig))
@@ -337,4 +348,4 @@ def parse_value(key: str, text: str):
 
 __all__ = ["StyleConfig", "FIELD_NAMES", "MODELS", "OPTIMIZERS", "INITS", "POOLINGS", "STYLE_NORMALIZATIONS",
            "DEFAULT_LEARNING_RATES", "model_layers", "keras_layer_name", "paper_name", "layer_depth", "parse_value",
-           "parse_list", "help_text", "param"]
+           "parse_list", "help_text", "param", "ConfigRecord"]

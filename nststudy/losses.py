@@ -188,6 +188,18 @@ def dream_step(image, gradient, step_size):
     return tf.clip_by_value(tf.convert_to_tensor(image, tf.float32) + step_size * 255.0 * g, 0.0, 255.0)
 
 
+def stability_loss(output, noisy_output):
+    """L_stab = 1/(N·H·W·C) Σ (f(x) − f(x + ε))²: how much a small input perturbation ε moves the output.
+
+    Gupta et al. 2017 ("Characterizing and Improving Stability in Neural Style Transfer", §4) train the
+    transform network f with this penalty, ε small Gaussian noise, so that nearly equal video frames give
+    nearly equal outputs (less flicker). Averaged over every value, so its weight does not depend on size.
+    """
+    a = tf.convert_to_tensor(output, tf.float32)
+    b = tf.convert_to_tensor(noisy_output, tf.float32)
+    return tf.reduce_mean(tf.square(a - b))
+
+
 __all__ = ["content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss", "total_variation_loss",
            "norm_prior", "inversion_terms", "dream_objective", "dream_step", "MV_B", "MV_V",
-           "feature_positions", "gram_rescale"]
+           "feature_positions", "gram_rescale", "stability_loss"]

@@ -243,10 +243,17 @@ def is_complete(directory) -> bool:
 
 
 def load_run(directory) -> dict:
-    """Read a run folder back: config (StyleConfig), history (list of dicts), env and result dicts, and the
-    run's ``terms`` (the keys of result.json's ``final`` but ``seconds``; empty for an unfinished run)."""
+    """Read a run folder back: config (StyleConfig, or TrainConfig for a training run), history (list of dicts),
+    env and result dicts, and the run's ``terms`` (the keys of result.json's ``final`` but ``seconds``; empty for
+    an unfinished run)."""
     directory = Path(directory)
-    config = StyleConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    data = json.loads((directory / "config.json").read_text())
+    if "width" in data:  # a feed-forward training run (nststudy.train): its TrainConfig
+        from .trainconfig import TrainConfig
+
+        config = TrainConfig.from_dict(data)
+    else:
+        config = StyleConfig.from_dict(data)
     with open(directory / "history.csv", newline="") as f:
         history = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
     out = {"directory": directory, "config": config, "history": history}

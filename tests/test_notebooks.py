@@ -10,6 +10,7 @@ import os
 os.environ["NSTSTUDY_OFFLINE"] = "1"  # before nststudy (Keras) is imported: never touch the network
 
 import ast  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import subprocess  # noqa: E402
@@ -361,23 +362,27 @@ def _make_notebooks():
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_defaults_are_the_dataclass_defaults_except_on_purpose(path):
-    """Every StyleConfig field a notebook declares has StyleConfig's default, unless its comment says
+    """Every StyleConfig (TrainConfig) field a notebook declares has the dataclass's default, unless its comment says
     "differs on purpose: why" (explore's shorter run, reconstruct's L-BFGS); the reconstruct notebook's
     task options have the defaults of invert_features and deep_dream's signatures."""
     import inspect
 
     from nststudy.reconstruct import OPTIONS, deep_dream, invert_features
 
+    from nststudy.trainconfig import TrainConfig
+
     signature_defaults = {k: p.default for fn in (invert_features, deep_dream)
                           for k, p in inspect.signature(fn).parameters.items()}
     options = {n for names in OPTIONS.values() for n in names}
-    base = StyleConfig()
+    cls = TrainConfig if path.stem == "train" else StyleConfig  # the training notebook's dataclass is its own
+    base = cls()
+    names = {f.name for f in dataclasses.fields(cls)}
     differs = []
     for name, info in papermill.inspect_notebook(str(path)).items():
         value = ast.literal_eval(info["default"])
-        if name in FIELD_NAMES:
-            same = getattr(StyleConfig.from_dict({name: value} if name != "style_layers" else
-                                                 {name: value, "style_layer_weights": [0.2] * len(value)}),
+        if name in names:
+            same = getattr(cls.from_dict({name: value} if name != "style_layers" else
+                                         {name: value, "style_layer_weights": [0.2] * len(value)}),
                            name) == getattr(base, name)
         elif name in options:
             same = value == signature_defaults[name]

@@ -103,7 +103,7 @@ def test_shipped_sweep_parses_and_expands(path):
         assert len(trials) == EXPECTED_TRIALS[sweep.name]
         assert sweep.notebook == NOTEBOOK
     assert len(expand(sweep, "smoke")) == len(trials)
-    images = ("content", "style") if sweep.notebook == NOTEBOOK else ("image",)
+    images = ("content", "style") if len(sweep.pairs[0]) == 2 else ("image",)  # pairs, or single images
     for t in trials:
         assert all(t.params[k] for k in images)
         assert set(sweep.axes) | {"pair"} == set(t.axes)

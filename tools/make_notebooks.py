@@ -207,7 +207,40 @@ reconstruct = notebook([
              "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
 ])
 
-NOTEBOOKS = {"stylize": stylize, "explore": explore, "report": report, "reconstruct": reconstruct}
+# Real time (issue 20): train a feed-forward transform network; the trial notebook of experiments/feedforward.
+# Every TrainConfig field but ``photos`` (the notebook's ``content``, a sweep's content side) comes from the
+# dataclass with its help; the preset-only sizes below map a sweep preset onto it.
+from nststudy.trainconfig import TrainConfig  # noqa: E402
+
+TRAIN_PARAMS = "\n".join(
+    ['content = ""  # training photos (a sweep\'s content side): a folder, or a comma-separated list of images; '
+     'empty for the bundled samples',
+     'style = "hubble_deep_field"  # style image: a path or a bundled sample',
+     'output_dir = "runs/train"  # run folder to write: model.keras, previews/, loss.png, history.csv, config.json']
+    + config_lines(cls=TrainConfig, only=[f.name for f in fields(TrainConfig) if f.name != "photos"])
+    + ["image_size = 0  # size in a sweep preset (smoke: 32); when > 0 it sets crop_size and preview_size",
+       "epochs = 0  # length in a sweep preset (smoke: 1 x 3); when both are > 0, steps is epochs times "
+       "steps_per_epoch",
+       "steps_per_epoch = 0  # see epochs"])
+
+train = notebook([
+    ("md", "# Train a real-time style network\n\nTrains Johnson et al.'s transform network for one style with the "
+           "package's Gatys losses (README \"Real time\"). Runs until `steps` or `minutes`; `nststudy train --resume "
+           "DIR` continues a killed run. `papermill --help-notebook notebooks/train.ipynb` lists the parameters."),
+    ("code", TRAIN_PARAMS + "\nshow = True  # display the previews and the loss plot at the end", ["parameters"]),
+    ("code", "from nststudy.train import train\nfrom nststudy.trainconfig import config_from_namespace\n\n"
+             "preset = {'crop_size': image_size, 'preview_size': image_size} if image_size else {}\n"
+             "if epochs and steps_per_epoch:\n    preset['steps'] = epochs * steps_per_epoch\n"
+             "config = config_from_namespace({**globals(), 'photos': content, **preset},\n"
+             "                               extra=('content', 'style', 'output_dir', 'show', 'image_size', 'epochs', 'steps_per_epoch'))\n"
+             "config"),
+    ("code", "run = train(style, config, output_dir)\nrun"),
+    ("code", "if show:\n    from IPython.display import Image, display\n\n"
+             "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
+])
+
+NOTEBOOKS = {"stylize": stylize, "explore": explore, "report": report, "reconstruct": reconstruct,
+             "train": train}
 
 
 def main():
