@@ -218,16 +218,19 @@ def notebook_parameters(notebook) -> dict:
 
 def notebook_config_defaults(declared: dict) -> dict:
     """The StyleConfig fields a notebook declares, with the defaults written in its parameters cell (parsed
-    as Python literals; a default that is not a literal is left to StyleConfig's)."""
+    as Python literals). A default that is not a literal, or that StyleConfig refuses on its own (the training
+    notebook's preset-only ``epochs = 0``: it builds a TrainConfig, not a StyleConfig), is left to StyleConfig's."""
     import ast
 
     out = {}
     for key, text in declared.items():
         if key in FIELD_NAMES:
             try:
-                out[key] = ast.literal_eval(str(text))
+                value = ast.literal_eval(str(text))
+                StyleConfig.from_dict({key: value})
             except (ValueError, SyntaxError):
-                pass
+                continue
+            out[key] = value
     return out
 
 
