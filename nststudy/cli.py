@@ -120,17 +120,18 @@ def _report(result, out):
     print(f"run folder: {out}/ (image.png, loss.png, history.csv, config.json, env.json, result.json)")
 
 
-def parameters_help() -> str:
-    """Every StyleConfig field with its default and help text (the ``--set`` keys), from the dataclass."""
+def parameters_help(cls=StyleConfig) -> str:
+    """Every field of a config dataclass (StyleConfig, TrainConfig) with its default and help text (the
+    ``--set`` keys), from the dataclass."""
     import textwrap
     from dataclasses import fields
 
     from .config import help_text
 
     lines = ["parameters (--set KEY=VALUE; lists comma-separated or JSON):"]
-    for f in fields(StyleConfig):
+    for f in fields(cls):
         default = list(f.default) if isinstance(f.default, tuple) else f.default
-        lines += textwrap.wrap(f"{f.name} (default {json.dumps(default)}): {help_text(f.name)}", 100,
+        lines += textwrap.wrap(f"{f.name} (default {json.dumps(default)}): {help_text(f.name, cls)}", 100,
                                initial_indent="  ", subsequent_indent="      ")
     return "\n".join(lines)
 
@@ -221,7 +222,10 @@ def one_line(e: BaseException) -> str:
 # --- Real time (issue 20): ``nststudy train`` and ``nststudy apply`` -----------------------------------------
 
 def _add_realtime_cli(subparsers) -> None:
-    t = subparsers.add_parser("train", help="train a feed-forward transform network for STYLE on a photo folder")
+    from .trainconfig import TrainConfig
+
+    t = subparsers.add_parser("train", help="train a feed-forward transform network for STYLE on a photo folder",
+                              epilog=parameters_help(TrainConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("style", nargs="?", help="style image: path or bundled sample")
     t.add_argument("--photos", help="folder of training photos (default: the bundled sample photos)")
     t.add_argument("-o", "--output", help="run folder to write (model.keras, previews/, loss.png, ...)")

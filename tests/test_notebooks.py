@@ -419,3 +419,10 @@ def test_cli_set_help_lists_every_field_with_its_help(capsys):
     out = " ".join(capsys.readouterr().out.split())
     for name in FIELD_NAMES:
         assert f"{name} (default " in out and " ".join(help_text(name).split()) in out, name
+    from nststudy.trainconfig import TRAIN_FIELDS, TrainConfig
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name in TRAIN_FIELDS:
+        assert f"{name} (default " in out and " ".join(help_text(name, TrainConfig).split()) in out, name
