@@ -11,11 +11,13 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-u
 
 from . import losses  # noqa: E402
 from .config import FIELD_NAMES, StyleConfig, keras_layer_name, model_layers, paper_name  # noqa: E402
-from .images import ImageError, deprocess, load_image, preprocess, save_image  # noqa: E402
+from .colour import deprocess, preprocess  # noqa: E402
+from .images import ImageError, load_image, save_image  # noqa: E402
 from .models import WeightsFileError, WeightsNotFoundError, WeightsSource, build_extractor, resolve_weights  # noqa: E402
 from .reconstruct import deep_dream, invert_features, reconstruct_content, reconstruct_style  # noqa: E402
 from .runs import load_run, save_run  # noqa: E402
-from .stylize import Iterate, StyleResult, stylize  # noqa: E402
+from .loop import Iterate, StyleResult  # noqa: E402
+from .stylize import stylize  # noqa: E402
 
 __version__ = "0.1.0"
 

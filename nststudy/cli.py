@@ -120,6 +120,22 @@ def _report(result, out):
     print(f"run folder: {out}/ (image.png, loss.png, history.csv, config.json, env.json, result.json)")
 
 
+def parameters_help(cls=StyleConfig) -> str:
+    """Every field of a config dataclass (StyleConfig, TrainConfig) with its default and help text (the
+    ``--set`` keys), from the dataclass."""
+    import textwrap
+    from dataclasses import fields
+
+    from .config import help_text
+
+    lines = ["parameters (--set KEY=VALUE; lists comma-separated or JSON):"]
+    for f in fields(cls):
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        lines += textwrap.wrap(f"{f.name} (default {json.dumps(default)}): {help_text(f.name, cls)}", 100,
+                               initial_indent="  ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nststudy", description="Neural style transfer workbench (Gatys et al.)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -127,11 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp):
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                         help="override a StyleConfig field, e.g. --set style_weight=1e4 "
-                             "--set content_layers=conv4_2 (lists: comma-separated or JSON)")
+                             "--set content_layers=conv4_2 (lists: comma-separated or JSON); every key below")
         sp.add_argument("--config", metavar="JSON", help="start from a config.json (e.g. a run's record)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder")
+    s = sub.add_parser("stylize", help="stylise CONTENT with STYLE and write a run folder", epilog=parameters_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("content", nargs="?", help="content image: path or bundled sample (tubingen, astronaut, chelsea, coffee, rocket)")
     s.add_argument("style", nargs="?", help="style image: path or bundled sample (starry_night, the_scream, shipwreck, great_wave, udnie; "
                                            "textures hubble_deep_field, brick, gravel, grass)")
@@ -140,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.set_defaults(func=_stylize)
 
-    d = sub.add_parser("demo", help="stylise the bundled Tübingen photo with The Starry Night (no downloads)")
+    d = sub.add_parser("demo", help="stylise the bundled Tübingen photo with The Starry Night (no downloads)",
+                       epilog=parameters_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("-o", "--output", default="runs/demo", help="run folder (default: runs/demo)")
     d.add_argument("--content", default=DEMO_CONTENT, help=f"default: {DEMO_CONTENT}")
     d.add_argument("--style", default=DEMO_STYLE, help=f"default: {DEMO_STYLE}")
@@ -165,11 +183,20 @@ def _add_sweep_cli(subparsers) -> None:
     s.set_defaults(func=_cli_sweep)
 
 
-def _cli_sweep(args) -> int:
+def sweep_and_report(path, preset=None, workers=1, scheduler=None, progress=True, report=True) -> dict:
+    """``nststudy sweep``: run the sweep's trials (``sweeps``), then write its records (``report``)."""
+    from .report import build_report
     from .sweeps import run_sweep
 
-    summary = run_sweep(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
-                        report=not args.no_report)
+    summary = run_sweep(path, preset, workers, scheduler, progress=progress)
+    if report:
+        summary.update(build_report(path, preset))
+    return summary
+
+
+def _cli_sweep(args) -> int:
+    summary = sweep_and_report(args.sweep, args.preset, args.workers, args.scheduler, progress=not args.quiet,
+                               report=not args.no_report)
     by_status = {}
     for tid, status in summary["statuses"].items():
         by_status.setdefault(status, []).append(tid)
@@ -195,7 +222,10 @@ def one_line(e: BaseException) -> str:
 # --- Real time (issue 20): ``nststudy train`` and ``nststudy apply`` -----------------------------------------
 
 def _add_realtime_cli(subparsers) -> None:
-    t = subparsers.add_parser("train", help="train a feed-forward transform network for STYLE on a photo folder")
+    from .trainconfig import TrainConfig
+
+    t = subparsers.add_parser("train", help="train a feed-forward transform network for STYLE on a photo folder",
+                              epilog=parameters_help(TrainConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("style", nargs="?", help="style image: path or bundled sample")
     t.add_argument("--photos", help="folder of training photos (default: the bundled sample photos)")
     t.add_argument("-o", "--output", help="run folder to write (model.keras, previews/, loss.png, ...)")

@@ -11,7 +11,7 @@ import difflib
 import json
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 # Convolutions per block of the two Keras VGG models (include_top=False).
 _CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -87,38 +87,92 @@ def layer_depth(name: str, model: str = "vgg19") -> int:
     return model_layers(model).index(keras_layer_name(name, model))
 
 
-@dataclass(frozen=True)
-class StyleConfig:
-    """Settings of one style-transfer run. Defaults follow Gatys et al. and the reports.
+def param(default, help: str, items=None):
+    """A StyleConfig field with its help text (and, for lists, the type of their items)."""
+    return field(default=default, metadata={"help": help, **({"items": items} if items else {})})
 
-    See README "Defaults and where they come from" for the source of each value.
+
+class ConfigRecord:
+    """The JSON round trip shared by the flat, frozen config dataclasses (StyleConfig, TrainConfig): each
+    names itself in ``KIND`` and checks keys in ``check_keys`` (unknown keys name the closest field)."""
+
+    KIND = "config"
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated like the constructor)."""
+        self.check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return {f.name: list(v) if isinstance(v, tuple) else v
+                for f in fields(self) for v in [getattr(self, f.name)]}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Inverse of ``to_dict``; unknown keys raise ValueError naming the closest field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a {cls.KIND} must be a JSON object (dict), got {type(data).__name__}")
+        cls.check_keys(data)
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class StyleConfig(ConfigRecord):
+    """Settings of one style-transfer run: the one list of parameters. Defaults follow Gatys et al. and the
+    reports (README "Defaults and where they come from"). Each field's help text (``help_text``) is what
+    the notebooks' parameters cells, ``nststudy stylize --help`` and the README's parameter table show:
+    they are generated from here (``tools/make_notebooks.py``).
     """
 
-    model: str = "vgg19"  # "vgg19" | "vgg16" (seed 000 §4.4 settles on VGG19)
-    weights: str = "imagenet"  # "imagenet" | "random" (seeded, labelled) | path to an .h5 file
-    pooling: str = "max"  # "max" as Keras ships VGG | "avg" as Gatys et al. recommend
-    content_layers: tuple = ("block4_conv2",)  # Gatys et al.: conv4_2 (seed 000 §4.5)
-    style_layers: tuple = (  # Gatys et al.: conv1_1 ... conv5_1 (seed 000 §4.5)
-        "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-    style_layer_weights: tuple = (0.2, 0.2, 0.2, 0.2, 0.2)  # ω_l, one per style layer (Gatys: 1/5 each)
-    style_normalization: str = "none"  # "none": E_l of Gatys eq. 4 | "target": each E_l over its value at G = 0
-    content_weight: float = 1.0  # α
-    style_weight: float = 1.0  # β; balanced for Keras's unscaled VGG (README: "Defaults and where they come from")
-    tv_weight: float = 0.0  # weight of Σ[(Δx)²+(Δy)²] on the 0..255 image (Gatys used none)
-    optimizer: str = "adam"  # "adam" | "sgd" | "lbfgs"
-    learning_rate: float | None = None  # initial step in pixel units (0..255); None: DEFAULT_LEARNING_RATES
-    decay_steps: int = 100  # ExponentialDecay: lr * decay_rate ** (step / decay_steps)
-    decay_rate: float = 0.96
-    epochs: int = 10  # seed 004: 10 epochs ...
-    steps_per_epoch: int = 100  # ... of 100 steps (1000 steps in all)
-    image_size: int = 256  # longest side in pixels of the result (seed 004 used 400)
-    color_preservation: str = "none"  # "none" | "luminance" (transfer luma, keep content chroma) | "histogram"
-    style_scale: float = 1.0  # the style image is resized by this factor (relative to the content) before its Grams
-    style_blend_weights: tuple = ()  # with several style images: one weight each (empty: equal)
-    scales: tuple = ()  # multiscale: smaller longest sides run first, coarse to fine, e.g. (128,) then image_size
-    init: str = "content"  # "content" | "noise" (Gatys et al.) | "style"
-    seed: int = 0  # seeds noise init, random weights and TF ops
-    snapshot_every: int = 0  # save the image and the optimiser's position every N steps (0: never)
+    model: str = param("vgg19", 'feature network: "vgg19" | "vgg16" (seed 000 §4.4 settles on VGG19)')
+    weights: str = param("imagenet", '"imagenet" (resolved from $NSTSTUDY_WEIGHTS_DIR or the Keras cache) | "random" '
+                                     '(seeded, labelled) | path to an .h5 file')
+    pooling: str = param("max", '"max" (as Keras ships VGG) | "avg" (as Gatys et al. recommend)')
+    content_layers: tuple = param(("block4_conv2",), "content layers, paper (conv4_2) or Keras (block4_conv2) "
+                                  "names; Gatys et al.: conv4_2 (seed 000 §4.5)", items=str)
+    style_layers: tuple = param(("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
+                                "style layers; Gatys et al.: conv1_1 ... conv5_1 (seed 000 §4.5)", items=str)
+    style_layer_weights: tuple = param((0.2, 0.2, 0.2, 0.2, 0.2), "ω_l, one weight per style layer (Gatys: 1/5 each)",
+                                       items=float)
+    style_normalization: str = param("none", '"none" (E_l of Gatys et al. eq. 4) | "target" (each E_l divided by '
+                                             'its value for a black feature map, the squared relative Gram error: losses.'
+                                             'normalized_style_layer_loss)')
+    content_weight: float = param(1.0, "α, weight of the content loss")
+    style_weight: float = param(1.0, "β, weight of the style loss (α/β sets the trade-off; 1 balances Keras's "
+                                     "unscaled VGG, see README)")
+    tv_weight: float = param(0.0, "weight of the total-variation term Σ[(Δx)²+(Δy)²] on the 0..255 image (0: off, "
+                                  "as Gatys et al.)")
+    optimizer: str = param("adam", '"adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)')
+    learning_rate: float | None = param(None, "initial step for adam/sgd in pixel units (0..255 scale); None: the "
+                                               "optimiser's own default (adam 5, sgd 1e-5: DEFAULT_LEARNING_RATES); "
+                                               "unused by lbfgs")
+    decay_steps: int = param(100, "ExponentialDecay: the learning rate is multiplied by decay_rate every decay_steps "
+                                  "steps (smoothly)")
+    decay_rate: float = param(0.96, "ExponentialDecay factor")
+    epochs: int = param(10, "epochs × steps_per_epoch is the number of steps (seed 004: 10 × 100)")
+    steps_per_epoch: int = param(100, "steps (or L-BFGS iterations) per epoch")
+    image_size: int = param(256, "longest side of the result in pixels (seed 004 used 400); the style image is "
+                                 "resized to the content's size")
+    color_preservation: str = param("none", '"none" | "luminance" (transfer luma, keep the content\'s colours) | '
+                                            '"histogram" (the style takes the content\'s colours first)')
+    style_scale: float = param(1.0, "the style image is resized by this factor, relative to the content, before "
+                                    "its Grams are taken")
+    style_blend_weights: tuple = param((), "with several style images (style given as a list): one weight each "
+                                           "(empty: equal)", items=float)
+    scales: tuple = param((), "multiscale: smaller longest sides run first, coarse to fine, e.g. [128] (empty: one "
+                              "scale)", items=int)
+    init: str = param("content", 'start image: "content" | "noise" (Gatys et al.) | "style"')
+    seed: int = param(0, "seeds the noise start, random weights and TensorFlow")
+    snapshot_every: int = param(0, "every this many steps save the image and the optimiser's position in the run "
+                                   "folder (0: never)")
 
     def __post_init__(self):
         self._check_choice("model", MODELS)
@@ -204,30 +258,9 @@ class StyleConfig:
             return self.learning_rate
         return DEFAULT_LEARNING_RATES.get(self.optimizer, DEFAULT_LEARNING_RATES["adam"])
 
-    def replace(self, **changes) -> "StyleConfig":
-        """A copy with some fields changed (validated like the constructor)."""
-        _check_keys(changes)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict (tuples become lists)."""
-        return {f.name: list(v) if isinstance(v, tuple) else v
-                for f in fields(self) for v in [getattr(self, f.name)]}
-
     @classmethod
-    def from_dict(cls, data: dict) -> "StyleConfig":
-        """Inverse of ``to_dict``; unknown keys raise ValueError naming the closest field."""
-        if not isinstance(data, dict):
-            raise ValueError(f"a config must be a JSON object (dict), got {type(data).__name__}")
+    def check_keys(cls, data) -> None:
         _check_keys(data)
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> "StyleConfig":
-        return cls.from_dict(json.loads(text))
 
 
 FIELD_NAMES = tuple(f.name for f in fields(StyleConfig))
@@ -241,13 +274,33 @@ def _check_keys(data):
             raise ValueError(f"unknown config key {key!r}{hint}; accepted keys: {', '.join(FIELD_NAMES)}")
 
 
-def _as_tuple(name, value):
+def parse_list(name: str, value) -> list:
+    """The one list parser: a list or tuple as it is; a string as a JSON list (``'["conv4_2"]'``) or as
+    comma- or space-separated items (``conv1_1,conv2_1``), the forms ``--set``, papermill ``-p`` and sweep
+    files pass. Items of a separated string stay strings."""
     if isinstance(value, str):
-        value = [v for v in re.split(r"[,\s]+", value) if v]
+        text = value.strip()
+        if not text.startswith("["):
+            return [v for v in re.split(r"[,\s]+", text) if v]
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{name}={text!r}: not a valid JSON list ({e}); or give comma-separated items") from None
+    if isinstance(value, (dict, bytes)):
+        raise ValueError(f"{name}={value!r}: expected a list")
     try:
-        return tuple(value)
+        return list(value)
     except TypeError:
         raise ValueError(f"{name}={value!r}: expected a list") from None
+
+
+def _as_tuple(name, value):
+    return tuple(parse_list(name, value))
+
+
+def help_text(name: str, cls=None) -> str:
+    """The help text of a field of ``cls`` (a config dataclass; StyleConfig when not given)."""
+    return (cls or StyleConfig).__dataclass_fields__[name].metadata["help"]
 
 
 def _number(name, value) -> float:
@@ -270,12 +323,13 @@ def parse_value(key: str, text: str):
             return None
         default = 0.0
     if isinstance(default, tuple):
+        items = parse_list(key, text)
+        if text.startswith("["):
+            return items
+        kind = StyleConfig.__dataclass_fields__[key].metadata.get("items", str)
         try:
-            if text.startswith("["):
-                return json.loads(text)
-            number = {"style_layer_weights": float, "style_blend_weights": float, "scales": int}.get(key, str)
-            return [number(v) for v in re.split(r"[,\s]+", text) if v]
-        except ValueError as e:  # bad JSON or a non-number weight: name the key, like the other branches
+            return [kind(v) for v in items]
+        except ValueError as e:  # a non-number weight: name the key, like the other branches
             raise ValueError(f"{key}={text!r}: expected a comma-separated or JSON list ({e})") from None
     if isinstance(default, bool):
         return text.lower() in ("1", "true", "yes")
@@ -293,5 +347,5 @@ def parse_value(key: str, text: str):
 
 
 __all__ = ["StyleConfig", "FIELD_NAMES", "MODELS", "OPTIMIZERS", "INITS", "POOLINGS", "STYLE_NORMALIZATIONS",
-           "DEFAULT_LEARNING_RATES", "model_layers",
-           "keras_layer_name", "paper_name", "layer_depth", "parse_value"]
+           "DEFAULT_LEARNING_RATES", "model_layers", "keras_layer_name", "paper_name", "layer_depth", "parse_value",
+           "parse_list", "help_text", "param", "ConfigRecord"]

@@ -1,12 +1,10 @@
 """Atomic file writes: write to a temporary file in the same folder, then rename over the target.
 
 A process killed at any moment leaves either the old file or the new one, never half of one.
-And the lock that keeps a second sweep process out of a study folder.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
@@ -71,27 +69,3 @@ def save_figure(fig, path, dpi=100) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
     return Path(path)
-
-
-class SweepLock:
-    """One sweep process per study folder: a second one refuses with a clear message."""
-
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / ".lock"
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise RuntimeError(f"{self.path.parent}: another sweep process is running on this study "
-                               f"(lock {self.path}); wait for it or stop it first") from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{os.getpid()}\n".encode())
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)

@@ -1,4 +1,6 @@
-"""The Gatys et al. losses as small, pure, differentiable TensorFlow functions (formulas of seed 000).
+"""Every formula of the package as a small, pure, differentiable TensorFlow function: the Gatys et al. losses
+(seed 000), the Gram rescaling of ``style_scale`` (per layer, by its positions), Mahendran & Vedaldi's feature-inversion terms and the
+DeepDream objective and step (seed 003). Each docstring gives its source.
 
 Features are post-ReLU activations shaped (H, W, N) or (1, H, W, N): N filters, M = H·W positions.
 Nothing here reads files, builds models or keeps state.
@@ -88,12 +90,13 @@ def style_loss(features, target_grams, layer_weights, normalized=False):
     return total
 
 
-def total_variation_loss(image, beta=2.0):
-    """R_TV = Σ_{i,j,c} [(x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²]^{β/2}  (seed 003).
+def total_variation_loss(image, exponent=2.0):
+    """R_TV = Σ_{i,j,c} [(x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²]^{exponent/2}  (seed 003; Mahendran &
+    Vedaldi's V^β regulariser with β = ``exponent``, pystiche's ``exponent``).
 
     ``image`` is (H, W, C) or (1, H, W, C); the sum runs over the (H−1)×(W−1) positions where both
-    differences exist. β = 2 is the usual squared form. For β < 2 a tiny ε = 1e-8 is added inside the
-    power so the gradient stays finite where the image is flat.
+    differences exist. ``exponent`` = 2 is the usual squared form. Below 2 a tiny ε = 1e-8 is added inside
+    the power so the gradient stays finite where the image is flat.
     """
     x = tf.convert_to_tensor(image, tf.float32)
     if x.shape.rank == 4:
@@ -101,10 +104,10 @@ def total_variation_loss(image, beta=2.0):
     dx = x[:-1, 1:, :] - x[:-1, :-1, :]
     dy = x[1:, :-1, :] - x[:-1, :-1, :]
     sq = tf.square(dx) + tf.square(dy)
-    beta = float(beta)
-    if beta == 2.0:
+    exponent = float(exponent)
+    if exponent == 2.0:
         return tf.reduce_sum(sq)
-    return tf.reduce_sum(tf.pow(sq + 1e-8, beta / 2.0))
+    return tf.reduce_sum(tf.pow(sq + 1e-8, exponent / 2.0))
 
 
 def feature_positions(height: int, width: int, poolings: int) -> int:
@@ -134,10 +137,55 @@ def gram_rescale(content_hw, style_hw, poolings: int) -> float:
     return m_x / m_a
 
 
-def alpha_norm(image, alpha=6.0):
-    """‖x‖_α^α = Σ |x|^α (Mahendran & Vedaldi's bounded-range prior; they use α = 6)."""
+def norm_prior(image, exponent=6.0):
+    """‖x‖_p^p = Σ |x|^p with p = ``exponent``: Mahendran & Vedaldi's bounded-range prior (their α-norm,
+    α = 6 in their papers)."""
     x = tf.convert_to_tensor(image, tf.float32)
-    return tf.reduce_sum(tf.pow(tf.abs(x), float(alpha)))
+    return tf.reduce_sum(tf.pow(tf.abs(x), float(exponent)))
+
+
+# Mahendran & Vedaldi (2016, "Visualizing deep convolutional neural networks using natural pre-images",
+# §3.3) normalise their regularisers by B, the typical Euclidean norm of a mean-subtracted pixel (B = 80),
+# and V = B / 6.5, the typical size of a difference between neighbouring pixels.
+MV_B = 80.0
+MV_V = MV_B / 6.5
+
+
+def inversion_terms(features, target, centred, norm_exponent=6.0, tv_exponent=2.0, lambda_norm=1e-5,
+                    lambda_tv=0.005) -> dict:
+    """Mahendran & Vedaldi's normalised inversion objective, term by term (2016, eqs. 2-5):
+
+        data  = ‖Φ(x) − Φ₀‖² / ‖Φ₀‖²
+        prior = λ_α · Σ|x̄|^α / (H W B^α)                  (α = ``norm_exponent``)
+        tv    = λ_TV · Σ[(Δx̄)² + (Δȳ)²]^{β/2} / (H W V^β)   (β = ``tv_exponent``)
+
+    ``features`` Φ(x) and ``target`` Φ₀ are one layer's features; ``centred`` x̄ is the (1, H, W, 3) image
+    minus the ImageNet mean colour. Returns ``{"data", "prior", "tv"}``.
+    """
+    features = tf.convert_to_tensor(features, tf.float32)
+    target = tf.convert_to_tensor(target, tf.float32)
+    centred = tf.convert_to_tensor(centred, tf.float32)
+    hw = tf.cast(tf.shape(centred)[-3] * tf.shape(centred)[-2], tf.float32)
+    data = tf.reduce_sum(tf.square(features - target)) / tf.reduce_sum(tf.square(target))
+    prior = lambda_norm * norm_prior(centred, norm_exponent) / (hw * MV_B ** float(norm_exponent))
+    tv = lambda_tv * total_variation_loss(centred, tv_exponent) / (hw * MV_V ** float(tv_exponent))
+    return {"data": data, "prior": prior, "tv": tv}
+
+
+def dream_objective(features):
+    """DeepDream's objective: the sum over the chosen layers of each layer's mean activation (Mordvintsev et
+    al. 2015; the keras-io ``deep_dream`` example sums the layers' mean squared activations instead).
+    ``features`` is a sequence of feature maps."""
+    return tf.add_n([tf.reduce_mean(tf.convert_to_tensor(f, tf.float32)) for f in features])
+
+
+def dream_step(image, gradient, step_size):
+    """One DeepDream ascent step on a 0..255 image: x + step_size · 255 · g / mean|g|, clipped to 0..255
+    (the gradient normalised by its mean absolute value, as in Mordvintsev et al.'s reference notebook and
+    the keras-io example; ε = 1e-8 keeps a zero gradient finite)."""
+    g = tf.convert_to_tensor(gradient, tf.float32)
+    g = g / (tf.reduce_mean(tf.abs(g)) + 1e-8)
+    return tf.clip_by_value(tf.convert_to_tensor(image, tf.float32) + step_size * 255.0 * g, 0.0, 255.0)
 
 
 def stability_loss(output, noisy_output):
@@ -152,5 +200,6 @@ def stability_loss(output, noisy_output):
     return tf.reduce_mean(tf.square(a - b))
 
 
-__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss",
-           "total_variation_loss", "alpha_norm", "feature_positions", "gram_rescale", "stability_loss"]
+__all__ = ["content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss", "total_variation_loss",
+           "norm_prior", "inversion_terms", "dream_objective", "dream_step", "MV_B", "MV_V",
+           "feature_positions", "gram_rescale", "stability_loss"]

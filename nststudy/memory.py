@@ -86,8 +86,14 @@ def available_bytes() -> float:
         return float("inf")
 
 
-def check_fits(config: StyleConfig, height: int, width: int, available: float | None = None) -> float:
-    """Raise MemoryError, with the estimate and the largest size that would fit, when a run cannot fit."""
+def check_fits(config: StyleConfig, height: int, width: int, available: float | None = None, layers=None,
+               optimizer=None) -> float:
+    """Raise MemoryError, with the estimate and the largest size that would fit, when a run cannot fit.
+
+    ``layers`` and ``optimizer`` stand in for the config's when a loop uses others (DeepDream's layers)."""
+    if layers is not None or optimizer is not None:
+        config = config.replace(content_layers=list(layers or config.content_layers), style_layers=[],
+                                style_layer_weights=[], optimizer=optimizer or config.optimizer)
     need = estimate_peak_bytes(config, height, width)
     if available is None:
         if os.environ.get("NSTSTUDY_MEMORY_CHECK", "1") == "0":

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .colour import luma as luminance  # ITU-R BT.601 luma of an RGB image, 0..255 (float64)
+
 REFERENCE_MODEL = "vgg19"
 REFERENCE_CONTENT = "block4_conv2"
 REFERENCE_STYLE = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-
-
-def luminance(image) -> np.ndarray:
-    """ITU-R BT.601 luma of an RGB image, in 0..255 (float64)."""
-    return np.asarray(image, np.float64)[..., :3] @ np.array([0.299, 0.587, 0.114])
 
 
 def ssim_luminance(a, b) -> float:
@@ -93,7 +90,7 @@ def feature_distances(result, content, style, extractor, weights=None) -> dict:
     style images the blend Σ_i w_i G_l(a_i) (``weights`` normalised to sum to 1; equal if not given)."""
     import tensorflow as tf
 
-    from .images import preprocess
+    from .colour import preprocess
     from .losses import gram_matrix
 
     def feats(img):

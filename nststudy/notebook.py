@@ -6,10 +6,10 @@ import difflib
 import types
 
 from .config import FIELD_NAMES, StyleConfig, parse_value
+from .reconstruct import OPTIONS, RENAMED
 
 NOTEBOOK_ONLY = ("content", "style", "output_dir", "show", "preview_every", "compare_with")
-RECONSTRUCT_ONLY = ("task", "image", "layers", "output_dir", "show", "lambda_tv", "lambda_alpha", "alpha", "beta",
-                    "steps", "step_size", "octaves", "octave_scale")
+RECONSTRUCT_ONLY = ("task", "image", "layers", "output_dir", "show", *(n for names in OPTIONS.values() for n in names))
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 _PLAIN = (str, int, float, bool, list, tuple, dict, type(None))  # what papermill can inject
 
@@ -29,6 +29,8 @@ def config_from_parameters(namespace: dict, extra=NOTEBOOK_ONLY) -> StyleConfig:
             continue
         if not isinstance(value, _PLAIN):
             continue  # made by a later cell (config, result, the run folder) when a cell is re-run by hand
+        if name not in accepted and RENAMED.get(name) in accepted:
+            raise ValueError(f"parameter {name!r} is now called {RENAMED[name]!r}; pass -p {RENAMED[name]} instead")
         if name not in accepted:
             close = difflib.get_close_matches(name, sorted(accepted), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -51,8 +53,7 @@ class LivePreview:
         self.handle = display(None, display_id=True)
 
     def __call__(self, it):
-        self.history.append({"step": it.step, "total": it.total, "content": it.content, "style": it.style,
-                             "tv": it.tv})
+        self.history.append({"step": it.step, **it.terms})
         if it.step % self.every == 0 or it.step == 1:
             self.handle.update(self._figure(it))
         return False
@@ -66,7 +67,7 @@ class LivePreview:
         a.imshow(it.image)
         a.set_axis_off()
         a.set_title(f"{self.title} step {it.step}, loss {it.total:.4g}", fontsize=9)
-        plot_losses(self.history, ax=b)
+        plot_losses(self.history, list(it.terms), ax=b)
         plt.close(fig)
         return fig
 
@@ -88,7 +89,7 @@ def compare_runs(*folders, titles=None):
         axes[0, i].set_axis_off()
         label = titles[i] if titles else "\n".join(f"{k}={configs[i][k]}" for k in differ) or run["directory"].name
         axes[0, i].set_title(label, fontsize=8)
-        plot_losses(run["history"], ax=axes[1, i])
+        plot_losses(run["history"], run["terms"], ax=axes[1, i])
     fig.tight_layout()
     return fig
 

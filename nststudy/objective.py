@@ -7,9 +7,13 @@ import numpy as np
 import tensorflow as tf
 
 from . import cache, losses
+from .colour import preprocess
 from .config import StyleConfig, model_layers
-from .images import preprocess
 from .models import features
+
+# The terms the style-transfer objective reports, "total" (what is minimised) first. Every record follows
+# ``loss_fn.terms``; another objective (feature inversion) declares these plus its own.
+TERMS = ("total", "content", "style", "tv")
 
 
 def targets(extractor, config: StyleConfig, image: np.ndarray, layers, kind: str, source=None) -> dict:
@@ -36,6 +40,7 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
     the content (``style_scale``) has each layer's Gram rescaled by M_l(x) / M_l(style), the positions of
     that layer in each image (``losses.gram_rescale``), since G = FFᵀ sums over the M_l positions: the
     targets then describe the same per-position statistics at the result's size.
+    ``loss_fn.terms`` names the terms it returns (``TERMS``).
     With ``source`` (the weights) given, targets go through the on-disk cache when one is set (cache.py).
     """
     content_feats = targets(extractor, config, content, config.content_layers, "features", source)
@@ -62,7 +67,8 @@ def make_loss_fn(extractor, config: StyleConfig, content, style, blend=None, sou
         tv = losses.total_variation_loss(x) if t else zero
         return {"total": a * c + b * s + t * tv, "content": c, "style": s, "tv": tv}
 
+    loss_fn.terms = TERMS
     return loss_fn
 
 
-__all__ = ["make_loss_fn", "targets"]
+__all__ = ["make_loss_fn", "targets", "TERMS"]

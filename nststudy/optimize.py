@@ -1,12 +1,13 @@
 """Optimisation loops over the image pixels: Adam and plain gradient descent (Keras optimisers on an
 ExponentialDecay schedule, one compiled step) and L-BFGS-B (SciPy, value and gradient from TF).
 
-Each loop takes ``loss_fn(x) -> {"total", "content", "style", "tv"}`` for a (1, H, W, 3) RGB image in
-0..255, a start image, a StyleConfig and ``on_step(step, terms, image_fn) -> bool`` (True stops the
-run). Every optimiser reports, for step i, the loss of the image after i steps, so the last row is the loss
-of the image returned. Pixels stay in 0..255 (clipping for the gradient methods, bounds for L-BFGS-B). A
-non-finite loss or gradient stops the run; the image returned is the last one whose loss was finite. An
-L-BFGS run whose line search gives up mid-run restarts from its best point; one that gives up before
+Each loop takes ``loss_fn(x) -> {term: value}`` (whatever terms the objective declares; "total" is the one
+minimised) for a (1, H, W, 3) RGB image in 0..255, a start image, a StyleConfig and ``on_step(step, terms,
+image_fn) -> bool`` (True stops the run). Every optimiser reports, for step i, the loss of the image after i
+steps, so the last row is the loss of the image returned. Pixels stay in 0..255 (clipping for the gradient
+methods, bounds for L-BFGS-B). A non-finite loss or gradient stops the run; the image returned is the last one
+whose loss was finite. An L-BFGS run whose line search gives up mid-run restarts from its last accepted
+iterate; one that gives up before
 lowering the loss at all is reported as "stalled".
 """
 
@@ -20,7 +21,6 @@ import tensorflow as tf
 from .accel import ComputePath, overrides, plan, value_and_grad_fn
 from .models import compute_precision
 
-TERMS = ("total", "content", "style", "tv")
 # L-BFGS-B works on the image divided by 255 (a variable in [0, 1]), on an objective rescaled so that its
 # first step is about one grey level (see run_lbfgs).
 PIXEL_SCALE = 255.0
@@ -42,7 +42,7 @@ class OptimizeOutcome:
 
 
 def _numpy_terms(terms) -> dict:
-    return {k: float(v) for k, v in terms.items()}  # TERMS, plus any extra terms a loss_fn reports
+    return {k: float(v) for k, v in terms.items()}  # every term the loss_fn reports, by name
 
 
 def make_schedule(config):
@@ -121,7 +121,7 @@ def run_gradient(loss_fn, x0, config, on_step, resume=None, path: ComputePath | 
 
 def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | None = None) -> OptimizeOutcome:
     """L-BFGS-B over all ``epochs × steps_per_epoch`` iterations in one SciPy call (the curvature memory
-    is never thrown away between epochs; the call is restarted from the best point only if its line search
+    is never thrown away between epochs; the call is restarted from the last accepted iterate only if its line search
     gives up early); every iteration is reported through ``on_step``. A resumed run
     continues from ``x0`` at ``resume["step"]``; SciPy's curvature memory starts afresh there."""
     from scipy.optimize import Bounds, minimize
@@ -134,8 +134,10 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
     value_and_grad = value_and_grad_fn(loss_fn, path.xla, path.precision, shape)
 
     last = {"x": None, "terms": None, "grad": None}
+    # "accepted": the last iterate SciPy accepted (reported through its callback), in pixel units; the run
+    # restarts from it and returns it. Not necessarily the lowest loss seen: L-BFGS-B does not keep that.
     state = {"step": int(resume["step"]) if resume else 0, "stopped": "completed",
-             "best": np.asarray(x0, np.float32).ravel().astype(np.float64)}
+             "accepted": np.asarray(x0, np.float32).ravel().astype(np.float64)}
 
     def evaluate(u):
         """The loss terms and the gradient with respect to u = image / 255 (cached for the last u)."""
@@ -173,9 +175,9 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
         image_fn = lambda: xk.reshape(shape).astype(np.float32)  # noqa: E731
         if not np.isfinite(terms["total"]):
             state["stopped"] = "diverged"
-            on_step(i, terms, lambda: state["best"].reshape(shape).astype(np.float32), None)
+            on_step(i, terms, lambda: state["accepted"].reshape(shape).astype(np.float32), None)
             raise StopIteration
-        state["best"], state["best_total"] = xk.copy(), terms["total"]
+        state["accepted"], state["accepted_total"] = xk.copy(), terms["total"]
         state["step"] = i + 1
         if on_step(i, terms, image_fn, lambda: {"step": i + 1, "x": image_fn(), "optimizer": []}):
             state["stopped"] = "callback"
@@ -183,7 +185,7 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
 
     # SciPy's line search sometimes gives up mid-run ("ABNORMAL_TERMINATION_IN_LNSRCH": float32 noise in the
     # loss, ReLU kinks, a point on the bounds). While iterations remain and the last call made progress,
-    # restart from the best image with a fresh curvature memory, as a user re-running the cell would.
+    # restart from the last accepted iterate with a fresh curvature memory, as a user re-running the cell would.
     calls, u = [], u0
     while True:
         first = state["step"]
@@ -196,7 +198,7 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
         if (state["stopped"] != "completed" or state["step"] >= config.total_steps or state["step"] == first
                 or "nonfinite_at" in state or "ABNORMAL" not in str(result.message)):
             break
-        u = state["best"] / PIXEL_SCALE
+        u = state["accepted"] / PIXEL_SCALE
     info = {"lbfgs_iterations": sum(int(r.nit) for r in calls),
             "lbfgs_function_evaluations": sum(int(r.nfev) for r in calls),
             "lbfgs_message": str(calls[-1].message), "lbfgs_restarts": len(calls) - 1,
@@ -206,11 +208,11 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
         info["lbfgs_ended_early"] = True  # SciPy converged, or its line search ended without progress
         if "nonfinite_at" in state:  # ... because every point it tried had a non-finite loss
             state["stopped"] = "diverged"
-            on_step(state["step"], state["nonfinite_terms"], lambda: state["best"].reshape(shape).astype(np.float32),
+            on_step(state["step"], state["nonfinite_terms"], lambda: state["accepted"].reshape(shape).astype(np.float32),
                     None)
-        elif "f0" in state and not state.get("best_total", state["f0"]) < state["f0"] * (1 - 1e-6):
+        elif "f0" in state and not state.get("accepted_total", state["f0"]) < state["f0"] * (1 - 1e-6):
             state["stopped"] = "stalled"  # ... without lowering the loss at all: the result is its start
-    return OptimizeOutcome(state["best"].reshape(shape).astype(np.float32), state["step"], state["stopped"], info)
+    return OptimizeOutcome(state["accepted"].reshape(shape).astype(np.float32), state["step"], state["stopped"], info)
 
 
 def optimize(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
@@ -220,4 +222,4 @@ def optimize(loss_fn, x0, config, on_step, resume=None) -> OptimizeOutcome:
     return run_gradient(loss_fn, x0, config, on_step, resume)
 
 
-__all__ = ["optimize", "run_gradient", "run_lbfgs", "make_schedule", "OptimizeOutcome", "TERMS"]
+__all__ = ["optimize", "run_gradient", "run_lbfgs", "make_schedule", "OptimizeOutcome"]

@@ -1,5 +1,6 @@
-"""A study's records from its trial folders: results.csv, grid.png, losses.png and README.md,
-plus the index experiments/README.md. Reads run records only; never runs anything."""
+"""A study's records from its trial folders: results.csv, grid.png, losses.png and README.md, plus the
+index experiments/README.md (and a committed results.csv read back). Reads run records only; never runs
+anything."""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from pathlib import Path
 from . import status as st
 from .files import save_figure, write_text
 from .runs import is_complete, load_run
-from .study_text import comparable, markdown_table, rows_from_csv, study_readme, write_index
-from .sweeps import Sweep, Trial, format_value, load_sweep, trial_state, trial_status
-
-TERMS = ("total", "content", "style", "tv")
+from .sweeps import Sweep, Trial, format_value, load_sweep, preset_overrides, trial_state, trial_status
 
 
 def collect(trials: list[Trial], runs: Path) -> list[dict]:
-    """One row per trial: its swept values, status, final losses, wall time and weights label."""
+    """One row per trial: its swept values, status, the final value of every term its run recorded (by name,
+    as result.json's ``final`` lists them), wall time and weights label."""
     rows = []
     for t in trials:
         folder = runs / t.id
@@ -27,7 +26,7 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
         row = {"trial": t.id, **{k: format_value(v) for k, v in t.axes.items()}, "status": status}
         if is_complete(folder):
             result = json.loads((folder / "result.json").read_text())
-            row.update({k: result["final"].get(k) for k in TERMS})
+            row.update({k: v for k, v in result["final"].items() if k != "seconds"})
             row.update(steps=result.get("steps"), wall_seconds=result.get("wall_seconds"),
                        weights=result.get("weights"))
             row.update({k: v for k, v in result.items() if k.startswith("metric_")})
@@ -202,6 +201,116 @@ def _weights_label(trials, runs) -> str:
     return " / ".join(sorted(labels)) or "no completed trials"
 
 
+
+def comparable(rows) -> bool:
+    """Whether the style distances of ``rows`` share one axis: within each image pair, every row was measured
+    against the same reference (a blend sweep's rows each measure against their own blended target)."""
+    references = {}
+    for r in rows:
+        references.setdefault(str(r.get("pair", "")), set()).add(r.get("metric_reference"))
+    return all(len(refs) == 1 for refs in references.values())
+
+
+def markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    skip = {"trial", "reason", "metric_reference"}
+    columns = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in skip
+               and any(r.get(c) not in (None, 0, 0.0, "") for r in rows)]  # all-zero terms say nothing
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def study_readme(sweep: Sweep, rows, preset, runs: Path) -> str:
+    rel = sweep.path.relative_to(sweep.path.parents[2]) if len(sweep.path.parents) > 2 else sweep.path
+    cmd = f"nststudy sweep {rel}" + (f" --preset {preset}" if preset else "")
+    done = sum(r["status"] == st.COMPLETE for r in rows)
+    others = ", ".join(f"{n} {s}" for s, n in st.counts(r["status"] for r in rows).items()
+                       if s != st.COMPLETE)
+    wall = sum(r.get("wall_seconds") or 0 for r in rows)
+    parts = [f"# {sweep.name}", "", f"**Question.** {sweep.question}", "", f"**Source.** {sweep.source}", "",
+             f"**Reproduce.** `{cmd}` (resumable: a re-run reuses the finished trials whose parameters, images and "
+             "notebook defaults are unchanged)", ""]
+    if sweep.expected_runtime:
+        parts += [f"**Expected runtime.** {sweep.expected_runtime}", ""]
+    last = runs.parent / "sweep.json"
+    ran = json.loads(last.read_text()) if last.is_file() else None
+    took = (f" The last `nststudy sweep` call ran {ran['ran']} trial(s) in {ran['wall_seconds'] / 60:.1f} min here "
+            f"(finished {ran['finished']}, {ran['workers']} worker(s))." if ran else "")
+    parts += [f"**Record.** {done}/{len(rows)} trials complete{f' ({others})' if others else ''}; optimisation wall "
+              f"time {wall / 60:.1f} min in all; weights: {_weights_label_rows(rows)}.{took}", ""]
+    if preset:
+        scaled = "; ".join(f"{k} {', '.join(map(str, m))} -> {', '.join(map(str, m.values()))}"
+                           for k, m in preset_overrides(sweep, preset)[1].items())
+        parts += [f"> Preset `{preset}`: tiny images, a few steps and random weights. These figures test the "
+                  "machinery only and say nothing about style transfer."
+                  + (f" Swept counts scaled down in proportion: {scaled}." if scaled else ""), ""]
+    parts += ["![grid](grid.png)", "", "![losses](losses.png)", ""]
+    if ("task" not in sweep.base and (runs.parent / "tradeoff.png").is_file()
+            and any(r.get("metric_ssim_content") is not None for r in rows)):
+        parts += ["![trade-off](tradeoff.png)", ""]
+    elif "task" not in sweep.base and any(r.get("metric_reference") for r in rows) and not comparable(rows):
+        parts += ["No trade-off plot: within an image pair these trials measure their style distance against "
+                  "different references (`metric_reference` in results.csv), so their x-values do not compare.", ""]
+    parts += ["## Results", "", markdown_table(rows), ""]
+    if sweep.notes and not preset:
+        parts += ["## What the figure shows", "", sweep.notes, ""]
+    failed = [r for r in rows if r.get("reason")]
+    if failed:
+        parts += ["## Failed trials", ""] + [f"- `{r['trial']}`: {textwrap.shorten(r['reason'], 500)}" for r in failed] + [""]
+    parts += ["_Generated by `nststudy.report` from the trial records; edit `sweep.yaml`, not this file._", ""]
+    return "\n".join(parts)
+
+
+def _weights_label_rows(rows) -> str:
+    return " / ".join(sorted({str(r.get("weights")) for r in rows if r.get("weights")})) or "none yet"
+
+
+def write_index(experiments: Path) -> Path:
+    """experiments/README.md: one line per study with its question and how far it has run."""
+    lines = ["# Studies", "", "Each folder holds a `sweep.yaml` (the methods), and once run, `README.md`, "
+             "`grid.png`, `losses.png` and `results.csv`. Run one with `nststudy sweep experiments/<study>/sweep.yaml`.",
+             "", "| study | question | source | record |", "|---|---|---|---|"]
+    for path in sorted(Path(experiments).glob("*/sweep.yaml")):
+        try:
+            sweep = load_sweep(path)
+        except (ValueError, FileNotFoundError) as e:
+            lines.append(f"| {path.parent.name} | (invalid sweep file: {e}) | | |")
+            continue
+        csv_path = path.parent / "results.csv"
+        if csv_path.is_file():
+            with open(csv_path) as f:
+                statuses = [r["status"] for r in csv.DictReader(f)]
+            record = f"[{statuses.count(st.COMPLETE)}/{len(statuses)} trials](./{path.parent.name}/README.md)"
+        else:
+            record = "not run yet"
+        lines.append(f"| [{sweep.name}](./{path.parent.name}/sweep.yaml) | {sweep.question} | {sweep.source} | {record} |")
+    return write_text(Path(experiments) / "README.md", "\n".join(lines) + "\n")
+
+
+def rows_from_csv(path) -> list[dict]:
+    """A committed results.csv read back as report rows: numbers as numbers, empty cells as None."""
+    def value(s):
+        if s == "":
+            return None
+        for kind in (int, float):
+            try:
+                return kind(s)
+            except ValueError:
+                pass
+        return s
+
+    with open(path, newline="") as f:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
 def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> dict:
     """Write results.csv, grid.png, losses.png and README.md beside the runs folder; refresh the index."""
     import matplotlib.pyplot as plt
@@ -213,11 +322,7 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
         fig = make(sweep, trials, runs)
         save_figure(fig, out / name, dpi=80)
         plt.close(fig)
-    _write_tradeoff(out, tradeoff(sweep, trials, rows))
-    write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
-    write_index(sweep.folder.parent)
-    return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
-            "losses": str(out / "losses.png"), "readme": str(out / "README.md")}
+    return _tradeoff_and_text(sweep, trials, rows, preset, runs)
 
 
 def _write_tradeoff(out: Path, fig) -> None:
@@ -231,6 +336,17 @@ def _write_tradeoff(out: Path, fig) -> None:
     plt.close(fig)
 
 
+def _tradeoff_and_text(sweep: Sweep, trials, rows, preset, runs: Path, readme_rows=None) -> dict:
+    """Draw the trade-off plot (``rows``: one per trial) or remove a stale one, write README.md (from
+    ``readme_rows``, default ``rows``) and the index; return the records' paths."""
+    out = runs.parent
+    _write_tradeoff(out, tradeoff(sweep, trials, rows))
+    write_text(out / "README.md", study_readme(sweep, rows if readme_rows is None else readme_rows, preset, runs))
+    write_index(sweep.folder.parent)
+    return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
+            "losses": str(out / "losses.png"), "readme": str(out / "README.md")}
+
+
 def build_report(sweep_path, preset=None) -> dict:
     """Regenerate a study's records from what its trial folders hold (the report notebook calls this).
 
@@ -239,8 +355,6 @@ def build_report(sweep_path, preset=None) -> dict:
     committed figures and results.csv are kept as they are, never replaced by an empty record; only the
     trade-off plot, drawn from the table's metric columns, is redrawn.
     """
-    import matplotlib.pyplot as plt
-
     from .sweeps import expand, runs_folder
 
     sweep = load_sweep(sweep_path)
@@ -251,11 +365,9 @@ def build_report(sweep_path, preset=None) -> dict:
         rows = rows_from_csv(out / "results.csv")
         by_id = {r.get("trial"): r for r in rows}
         known = [t for t in trials if t.id in by_id]
-        _write_tradeoff(out, tradeoff(sweep, known, [by_id[t.id] for t in known]))  # the table alone redraws it
-        write_text(out / "README.md", study_readme(sweep, rows, preset, runs))
-        write_index(sweep.folder.parent)
-        return {"results": str(out / "results.csv"), "grid": str(out / "grid.png"),
-                "losses": str(out / "losses.png"), "readme": str(out / "README.md"), "kept_figures": True}
+        # the trade-off plot is the only figure the table alone can redraw; README.md reads every row
+        paths = _tradeoff_and_text(sweep, known, [by_id[t.id] for t in known], preset, runs, readme_rows=rows)
+        return {**paths, "kept_figures": True}
     return write_report(sweep, trials, runs, preset)
 
 

@@ -2,10 +2,10 @@
 
     image.png     the result            content.png / style.png  the inputs as optimised against
     config.json   StyleConfig, re-runnable with ``nststudy stylize ... --config config.json``
-    history.csv   per step: step, total, content, style, tv, seconds
+    history.csv   per step: step, the objective's terms (total, content, style, tv), seconds, its own terms
     loss.png      total and each term against the step (log scale)
     env.json      versions, platform, weights source and md5, seed
-    result.json   how the run ended, final losses, wall time, optimiser details
+    result.json   how the run ended, final value of every term, wall time, optimiser details
 
 Every file is written atomically; ``result.json`` is removed first and written last, so its presence marks a
 complete run (a save that fails half-way leaves a folder without one). Its ``status`` is one of ``STATUS``.
@@ -26,12 +26,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import StyleConfig
 from . import status
+from .config import StyleConfig
 from .files import atomic_path, save_figure, write_json, write_text
 from .images import save_image
+from .loop import history_row
 
-HISTORY_COLUMNS = ("step", "total", "content", "style", "tv", "seconds")
 RANDOM_TAG = "random-weights"
 # result.json's "status" for each way an optimisation ends (StyleResult.stopped):
 # (the names and their meanings: ``nststudy.status``, the one table every reader uses)
@@ -74,9 +74,10 @@ def environment(weights_source=None, seed=None, compute_path=None) -> dict:
 
 
 def history_csv(history) -> str:
+    """The history as CSV, its columns in the order of the rows' keys (``loop.history_row``)."""
     buf = io.StringIO()
-    extra = [k for k in dict.fromkeys(k for row in history for k in row) if k not in HISTORY_COLUMNS]
-    writer = csv.DictWriter(buf, fieldnames=[*HISTORY_COLUMNS, *extra], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for row in history for k in row)),
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     return buf.getvalue()
@@ -98,6 +99,8 @@ def loss_worsened(result) -> bool:
         return False
     start = result.info.get("initial_loss")
     start = result.history[0]["total"] if start is None else start
+    if getattr(result, "ascends", False):  # an objective that is maximised (DeepDream) worsens when it falls
+        return bool(result.final["total"] < start)
     return bool(result.final["total"] > start)
 
 
@@ -130,7 +133,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
     write_text(directory / "history.csv", history_csv(result.history))
     write_json(directory / "env.json", environment(result.weights_source, result.config.seed,
                                                    result.info.get("compute_path")))
-    fig = plot_losses(result.history, title=f"{directory.name} — {result.weights_source.label}")
+    fig = plot_losses(result.history, result.terms, title=f"{directory.name} — {result.weights_source.label}")
     save_figure(fig, directory / "loss.png")
     import matplotlib.pyplot as plt
 
@@ -140,7 +143,7 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
         "status": run_status(result),
         "stopped": result.stopped,
         "steps": len(result.history),
-        "final": {k: final.get(k) for k in HISTORY_COLUMNS[1:]},
+        "final": {k: v for k, v in final.items() if k in result.terms or k == "seconds"},  # every term, by name
         "wall_seconds": final.get("seconds"),
         "weights": result.weights_source.label,
         "info": result.info,
@@ -190,8 +193,7 @@ class Snapshots:
                 begin_run(self.directory)
             write_json(self.directory / "resume.json", self.inputs)
             self.started = True
-        self.history.append({"step": it.step, "total": it.total, "content": it.content, "style": it.style,
-                             "tv": it.tv, "seconds": round(it.seconds + self.offset, 4)})
+        self.history.append(history_row(it.step, it.terms, it.seconds + self.offset))
         if self.every and it.step % self.every == 0 and it.state is not None:
             import numpy as np
 
@@ -242,7 +244,8 @@ def is_complete(directory) -> bool:
 
 def load_run(directory) -> dict:
     """Read a run folder back: config (StyleConfig, or TrainConfig for a training run), history (list of dicts),
-    env and result dicts."""
+    env and result dicts, and the run's ``terms`` (the keys of result.json's ``final`` but ``seconds``; empty for
+    an unfinished run)."""
     directory = Path(directory)
     data = json.loads((directory / "config.json").read_text())
     if "width" in data:  # a feed-forward training run (nststudy.train): its TrainConfig
@@ -257,8 +260,9 @@ def load_run(directory) -> dict:
     for name in ("env", "result"):
         p = directory / f"{name}.json"
         out[name] = json.loads(p.read_text()) if p.is_file() else None
+    out["terms"] = tuple(k for k in (out["result"] or {}).get("final", {}) if k != "seconds")
     return out
 
 
 __all__ = ["Snapshots", "load_snapshot", "clear_snapshots", "begin_run", "STATUS", "save_run", "run_status", "loss_worsened",
-           "load_run", "is_complete", "environment", "history_csv", "run_directory", "HISTORY_COLUMNS"]
+           "load_run", "is_complete", "environment", "history_csv", "run_directory"]

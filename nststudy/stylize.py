@@ -1,79 +1,23 @@
-"""The one entry point: ``stylize(content, style, config, callback=None)``.
+"""The style-transfer recipe: ``stylize(content, style, config, callback=None)`` (Gatys et al.).
 
-Data flows one way: images -> target features -> loss function -> optimiser -> StyleResult.
+Data flows one way: images -> target features -> loss function -> the shared loop (``loop``) -> StyleResult.
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
 from .config import StyleConfig
-from .images import (MIN_SIZE, fit_size, load_image, luminance_image, match_colours, resize, resize_longest,
-                     with_chroma_of)
+from .colour import luminance_image, match_colours, with_chroma_of
+from .images import MIN_SIZE, fit_size, load_image, resize, resize_longest
+from .loop import StyleResult, run_objective, set_seed, to_uint8
 from .memory import check_fits
-from .models import WeightsSource, build_extractor, resolve_weights
+from .models import build_extractor, resolve_weights
 from .objective import make_loss_fn
-from .optimize import optimize
-
-
-@dataclass
-class Iterate:
-    """What a callback sees after each step. ``image`` is computed only when read."""
-
-    step: int
-    total: float
-    content: float
-    style: float
-    tv: float
-    seconds: float
-    _image_fn: object = field(repr=False, default=None)
-    _state_fn: object = field(repr=False, default=None)
-
-    @property
-    def state(self):
-        """The optimiser's position (step, image as float, optimiser variables), for snapshots; None
-        when the run has diverged."""
-        return self._state_fn() if self._state_fn is not None else None
-
-    @property
-    def image(self) -> np.ndarray:
-        """The current image, RGB uint8 (H, W, 3)."""
-        return to_uint8(self._image_fn())
-
-
-@dataclass
-class StyleResult:
-    image: np.ndarray  # RGB uint8 (H, W, 3), the content image's aspect ratio
-    history: list  # one dict per step: step, total, content, style, tv, seconds
-    config: StyleConfig
-    weights_source: WeightsSource
-    content: np.ndarray  # the content image as optimised against (resized)
-    style: np.ndarray  # the style image as its Grams were taken (resized to the content size)
-    stopped: str = "completed"  # "completed" | "callback" | "diverged" | "stalled"
-    info: dict = field(default_factory=dict)
-
-    @property
-    def final(self) -> dict:
-        return self.history[-1] if self.history else {}
-
-
-def to_uint8(x) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    if x.ndim == 4:
-        x = x[0]
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
-def set_seed(seed: int) -> None:
-    """The one place runs are seeded: Python, NumPy and TensorFlow (via Keras)."""
-    import keras
-
-    keras.utils.set_random_seed(int(seed))
 
 
 def prepare_images(content, style, config: StyleConfig):
@@ -211,48 +155,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
 def _shifted(callback, steps, seconds):
     """A callback that sees steps and seconds counted across all scales of a multiscale run."""
     def inner(it):
-        return callback(Iterate(it.step + steps, it.total, it.content, it.style, it.tv, it.seconds + seconds,
-                                it._image_fn, it._state_fn))
+        return callback(dataclasses.replace(it, step=it.step + steps, seconds=it.seconds + seconds))
     return inner
 
 
-def run_objective(loss_fn, x0, config, source, content, style, callback=None, progress=True,
-                  desc=None, resume=None) -> StyleResult:
-    """Optimise ``loss_fn`` from ``x0`` with the config's optimiser, keeping the history."""
-    check_fits(config, x0.shape[1], x0.shape[2])
-    history = []
-    bar = _progress_bar(config.total_steps, desc or f"{config.optimizer} {source.label}", progress,
-                        initial=int(resume["step"]) if resume else 0)
-    start = time.perf_counter()
-
-    def on_step(i, terms, image_fn, state_fn=None):
-        seconds = time.perf_counter() - start
-        history.append({"step": i + 1, **terms, "seconds": round(seconds, 4)})
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{terms['total']:.4g}", refresh=False)
-        if callback is not None:
-            return bool(callback(Iterate(i + 1, *(terms[k] for k in ("total", "content", "style", "tv")),
-                                         seconds, image_fn, state_fn)))
-        return False
-
-    try:
-        outcome = optimize(loss_fn, x0, config, on_step, resume)
-    finally:
-        if bar is not None:
-            bar.close()
-    info = dict(outcome.info)
-    if outcome.stopped == "diverged":
-        info["diverged_at_step"] = history[-1]["step"] if history else 0
-    return StyleResult(to_uint8(outcome.image), history, config, source, content, style, outcome.stopped, info)
-
-
-def _progress_bar(total, desc, enabled, initial=0):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=True)
-
-
-__all__ = ["stylize", "StyleResult", "Iterate", "set_seed", "prepare_images", "make_loss_fn", "run_objective"]
+__all__ = ["stylize", "prepare_images", "style_sources", "initial_image", "DownscaleWarning"]

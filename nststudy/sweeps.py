@@ -12,6 +12,7 @@ one the sweep would record now; otherwise it is rerun, and the sweep says what c
 from __future__ import annotations
 
 import difflib
+import fcntl
 import hashlib
 import itertools
 import json
@@ -31,8 +32,9 @@ import yaml
 from . import status as st
 from .cache import ENV as TARGET_CACHE_ENV
 from .config import FIELD_NAMES, StyleConfig, paper_name
-from .files import SweepLock, write_json
+from .files import write_json
 from .images import SAMPLES
+from .reconstruct import RENAMED, renamed
 
 NOTEBOOK_EXTRA = ("content", "style", "output_dir")
 PRESETS = {
@@ -92,7 +94,9 @@ def load_sweep(path) -> Sweep:
     combine = data.get("combine", "product")
     if combine not in ("product", "zip"):
         raise ValueError(f"{path}: combine={combine!r}; accepted: product, zip")
-    axes = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in data["axes"].items()}
+    data["base"] = renamed(dict(data.get("base") or {}), f"{path}: base")
+    axes = {k: list(v) if isinstance(v, (list, tuple)) else [v]
+            for k, v in renamed(dict(data["axes"]), f"{path}: axes").items()}
     if combine == "zip" and len({len(v) for v in axes.values()}) > 1:
         raise ValueError(f"{path}: combine=zip needs axes of equal length, got "
                          + ", ".join(f"{k}: {len(v)}" for k, v in axes.items()))
@@ -212,16 +216,35 @@ def notebook_parameters(notebook) -> dict:
     return {name: info.get("default") for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
+def notebook_config_defaults(declared: dict) -> dict:
+    """The StyleConfig fields a notebook declares, with the defaults written in its parameters cell (parsed
+    as Python literals). A default that is not a literal, or that StyleConfig refuses on its own (the training
+    notebook's preset-only ``epochs = 0``: it builds a TrainConfig, not a StyleConfig), is left to StyleConfig's."""
+    import ast
+
+    out = {}
+    for key, text in declared.items():
+        if key in FIELD_NAMES:
+            try:
+                value = ast.literal_eval(str(text))
+                StyleConfig.from_dict({key: value})
+            except (ValueError, SyntaxError):
+                continue
+            out[key] = value
+    return out
+
+
 def check_trials(sweep: Sweep, trials: list[Trial], declared: dict | None = None) -> None:
     """Before any compute: every parameter name must be one the notebook declares, every value valid."""
     declared = notebook_parameters(sweep.notebook) if declared is None else declared
+    defaults = notebook_config_defaults(declared)  # the config that runs: the notebook's defaults, then the trial's
     for trial in trials:
         for key in trial.params:
             if key not in declared:
                 close = difflib.get_close_matches(key, sorted(declared), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ValueError(f"{sweep.path}: parameter {key!r} is not a parameter of {sweep.notebook.name}{hint}")
-        config = {k: v for k, v in trial.params.items() if k in FIELD_NAMES}
+        config = {**defaults, **{k: v for k, v in trial.params.items() if k in FIELD_NAMES}}
         try:
             StyleConfig.from_dict(config)
         except ValueError as e:
@@ -233,6 +256,30 @@ def runs_folder(sweep: Sweep, preset: str | None, trials) -> Path:
     root = sweep.folder / (preset or "")
     random_w = any(t.params.get("weights") == "random" for t in trials)
     return root / ("runs_random-weights" if random_w else "runs")
+
+
+class SweepLock:
+    """One sweep process per study folder: a second one refuses with a clear message."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".lock"
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RuntimeError(f"{self.path.parent}: another sweep process is running on this study "
+                               f"(lock {self.path}); wait for it or stop it first") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -292,7 +339,12 @@ def recorded_fingerprint(folder: Path) -> dict | None:
         data = json.loads((Path(folder) / "trial.json").read_text())
     except (OSError, ValueError):
         return None
-    return data.get("fingerprint") if isinstance(data, dict) else None
+    record = data.get("fingerprint") if isinstance(data, dict) else None
+    if isinstance(record, dict):  # recorded before parameters were renamed: compare under the new names
+        for part in ("params", "notebook_defaults"):
+            if isinstance(record.get(part), dict):
+                record[part] = {RENAMED.get(k, k): v for k, v in record[part].items()}
+    return record
 
 
 _UNSET = object()
@@ -469,8 +521,9 @@ def _outcome(fut, folder: Path) -> dict:
         return {"status": st.FAILED, "reason": reason}
 
 
-def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, report=True) -> dict:
-    """Run every trial not yet finished with its current parameters, then write the study's records.
+def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True) -> dict:
+    """Run every trial not yet finished with its current parameters and record ``sweep.json``; the study's
+    figures, table and README are the report's job (``nststudy.report.build_report``; the CLI calls both).
 
     Which trials to run is decided inside the study lock. Returns a summary dict: every trial's status,
     the ``failed`` (did not finish) and ``flagged`` ones, and the ``exit_code`` (``nststudy.status``), which
@@ -522,10 +575,6 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True, repor
             "failed": summary["failed"], "flagged": summary["flagged"], "exit_code": summary["exit_code"],
             "workers": workers, "scheduler": scheduler, "finished": time.strftime("%Y-%m-%d %H:%M"),
             "wall_seconds": round(time.perf_counter() - started, 1)})
-        if report:
-            from .report import write_report
-
-            summary.update(write_report(sweep, trials, runs, preset))
     return summary
 
 

@@ -25,8 +25,10 @@ import tensorflow as tf
 from PIL import Image
 
 from . import losses
+from .colour import preprocess
 from .files import atomic_path, save_figure, write_json, write_text
-from .images import CONTENT_SAMPLES, ImageError, load_image, preprocess, resize_longest, save_image
+from .images import CONTENT_SAMPLES, ImageError, load_image, resize_longest, save_image
+from .loop import history_row
 from .models import build_extractor, resolve_weights
 from .objective import targets
 from .runs import environment, history_csv, run_directory
@@ -255,7 +257,7 @@ def resume(directory, steps: int | None = None, minutes: float | None = None, pr
 def _run(directory, config, style_image, photos, held, source, checkpoint, progress, callback) -> Path:
     import keras
 
-    from .stylize import set_seed
+    from .loop import set_seed
 
     write_json(directory / "env.json", environment(source, config.seed))
     set_seed(config.seed)
@@ -282,7 +284,7 @@ def _run(directory, config, style_image, photos, held, source, checkpoint, progr
             x, noise = crops.batch(step)
             terms = {k: float(v) for k, v in step_fn(tf.constant(x), tf.constant(noise)).items()}
             seconds = offset + time.perf_counter() - start
-            history.append({"step": step, **{k: terms[k] for k in COLUMNS[1:-1]}, "seconds": round(seconds, 4)})
+            history.append(history_row(step, {k: terms[k] for k in COLUMNS[1:-1]}, seconds))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{terms['total']:.4g}", refresh=False)
@@ -327,7 +329,7 @@ def finish(directory, net, stylizer, source, history, held, stopped, seconds, re
     save_image(np.asarray(Image.open(last[0])), directory / "image.png")
     write_text(directory / "history.csv", history_csv(history))
     if history:
-        fig = plot_losses(history, title=f"{directory.name} — loss network {source.label}")
+        fig = plot_losses(history, COLUMNS[1:-1], title=f"{directory.name} — loss network {source.label}")
         save_figure(fig, directory / "loss.png")
         plt.close(fig)
     final = history[-1] if history else {}

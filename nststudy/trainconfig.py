@@ -7,53 +7,52 @@ Layer names accept the papers' and Keras's spellings, like StyleConfig, and are 
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import json
 from dataclasses import dataclass, fields
 
-from .config import MODELS, POOLINGS, _as_tuple, _number, keras_layer_name
+from .config import MODELS, POOLINGS, ConfigRecord, _as_tuple, _number, keras_layer_name, param, parse_list
 
 PADDINGS = ("reflect", "zero")  # as nststudy.transform.PADDINGS (not imported: keeps Keras out of config)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigRecord):
     """Settings of one training run of a transform network. See README "Real time" for the defaults' sources."""
 
+    KIND = "training config"
+
     # the transform network
-    width: float = 0.5  # channel multiplier: 1 is Johnson et al.'s 32/64/128 channels; 0.5 and 0.25 are faster
-    residual_blocks: int = 5  # residual blocks at 1/4 resolution (Johnson et al.: 5)
-    padding: str = "zero"  # "zero" (the conv's own, fast) | "reflect" (mirror the border first; 1.1-1.3x slower)
+    width: float = param(0.5, "channel multiplier: 1 is Johnson et al.'s 32/64/128 channels; 0.5 and 0.25 are faster")
+    residual_blocks: int = param(5, 'residual blocks at 1/4 resolution (Johnson et al.: 5)')
+    padding: str = param("zero", '"zero" (the conv\'s own, fast) | "reflect" (mirror the border first; 1.1-1.3x slower)')
     # the photos
-    photos: str = ""  # folder of photos, or a comma-separated list of images; "" = nststudy.train.DEFAULT_PHOTOS
-    held_out: int = 1  # photos kept out of training, stylised as previews (chosen by the seed)
-    crop_size: int = 256  # side of the square random crops trained on, in pixels (Johnson et al.: 256)
-    scale_jitter: float = 0.5  # crop windows of crop_size * 2**u source pixels, u uniform in [-j, j]; 0: none
-    flip: bool = True  # mirror half the crops left-right
+    photos: str = param("", 'folder of photos, or a comma-separated list of images; "" = nststudy.train.DEFAULT_PHOTOS')
+    held_out: int = param(1, 'photos kept out of training, stylised as previews (chosen by the seed)')
+    crop_size: int = param(256, 'side of the square random crops trained on, in pixels (Johnson et al.: 256)')
+    scale_jitter: float = param(0.5, 'crop windows of crop_size * 2**u source pixels, u uniform in [-j, j]; 0: none')
+    flip: bool = param(True, 'mirror half the crops left-right')
     # the losses (nststudy.losses, on the loss network below)
-    model: str = "vgg19"  # loss network: "vgg19" | "vgg16"
-    weights: str = "imagenet"  # "imagenet" | "random" (seeded, labelled; tests) | path to an .h5 file
-    pooling: str = "max"  # "max" as Keras ships VGG | "avg" as Gatys et al.
-    content_layers: tuple = ("block3_conv3",)  # relu3_3, the mid layer the issue takes from Johnson et al.
-    style_layers: tuple = (  # Gatys et al.'s conv1_1 ... conv5_1, as StyleConfig
-        "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-    style_layer_weights: tuple = (0.2, 0.2, 0.2, 0.2, 0.2)  # omega_l, one per style layer
-    style_size: int = 0  # longest side of the style image when its Grams are taken; 0: crop_size
-    content_weight: float = 1.0  # alpha, on the content loss summed over the layer, averaged over the batch
-    style_weight: float = 10.0  # beta, on the style loss (E_l normalised by 1/(4 N^2 M^2), as StyleConfig)
-    tv_weight: float = 0.0  # weight of the squared total variation of the output (0..255 scale)
-    noise_std: float = 0.0  # std of Gaussian input noise in pixels for the stability term; 0: off
-    stability_weight: float = 0.0  # lambda on mean (f(x) - f(x + noise))^2 (Gupta et al. 2017); needs noise_std
+    model: str = param("vgg19", 'loss network: "vgg19" | "vgg16"')
+    weights: str = param("imagenet", '"imagenet" | "random" (seeded, labelled; tests) | path to an .h5 file')
+    pooling: str = param("max", '"max" as Keras ships VGG | "avg" as Gatys et al.')
+    content_layers: tuple = param(("block3_conv3",), 'relu3_3, the mid layer the issue takes from Johnson et al.')
+    style_layers: tuple = param(("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"), "Gatys et al.'s conv1_1 ... conv5_1, as StyleConfig")
+    style_layer_weights: tuple = param((0.2, 0.2, 0.2, 0.2, 0.2), 'omega_l, one per style layer')
+    style_size: int = param(0, 'longest side of the style image when its Grams are taken; 0: crop_size')
+    content_weight: float = param(1.0, 'alpha, on the content loss summed over the layer, averaged over the batch')
+    style_weight: float = param(10.0, 'beta, on the style loss (E_l normalised by 1/(4 N^2 M^2), as StyleConfig)')
+    tv_weight: float = param(0.0, 'weight of the squared total variation of the output (0..255 scale)')
+    noise_std: float = param(0.0, 'std of Gaussian input noise in pixels for the stability term; 0: off')
+    stability_weight: float = param(0.0, 'lambda on mean (f(x) - f(x + noise))^2 (Gupta et al. 2017); needs noise_std')
     # the schedule
-    batch_size: int = 4  # crops per step (Johnson et al.: 4)
-    steps: int = 2000  # training stops after this many steps ...
-    minutes: float = 0.0  # ... or after this much training time (summed over resumes); 0: no time limit
-    learning_rate: float = 1e-3  # Adam's step size (Johnson et al.: 1e-3)
-    checkpoint_every: int = 100  # save weights, optimiser state and history every N steps (resume point)
-    preview_every: int = 100  # stylise the held-out photos every N steps into previews/ (0: only at the end)
-    preview_size: int = 256  # longest side of the previews in pixels
-    seed: int = 0  # seeds the network's weights, the crops' order and positions, the noise
+    batch_size: int = param(4, 'crops per step (Johnson et al.: 4)')
+    steps: int = param(2000, 'training stops after this many steps ...')
+    minutes: float = param(0.0, '... or after this much training time (summed over resumes); 0: no time limit')
+    learning_rate: float = param(1e-3, "Adam's step size (Johnson et al.: 1e-3)")
+    checkpoint_every: int = param(100, 'save weights, optimiser state and history every N steps (resume point)')
+    preview_every: int = param(100, 'stylise the held-out photos every N steps into previews/ (0: only at the end)')
+    preview_size: int = param(256, 'longest side of the previews in pixels')
+    seed: int = param(0, "seeds the network's weights, the crops' order and positions, the noise")
 
     def __post_init__(self):
         for name, accepted in (("model", MODELS), ("pooling", POOLINGS), ("padding", PADDINGS)):
@@ -104,29 +103,9 @@ class TrainConfig:
         if not isinstance(self.flip, bool):
             raise ValueError(f"flip={self.flip!r}: expected true or false")
 
-    def replace(self, **changes) -> "TrainConfig":
-        """A copy with some fields changed (validated like the constructor)."""
-        check_keys(changes)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict (tuples become lists)."""
-        return {f.name: list(v) if isinstance(v, tuple) else v for f in fields(self) for v in [getattr(self, f.name)]}
-
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        """Inverse of ``to_dict``; an unknown key raises ValueError naming it and the closest field."""
-        if not isinstance(data, dict):
-            raise ValueError(f"a training config must be a JSON object (dict), got {type(data).__name__}")
+    def check_keys(cls, data) -> None:
         check_keys(data)
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
-        return cls.from_dict(json.loads(text))
 
 
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
@@ -147,13 +126,8 @@ def parse_train_value(key: str, text: str):
     default = TrainConfig.__dataclass_fields__[key].default
     text = text.strip()
     if isinstance(default, tuple):
-        if text.startswith("["):
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{key}={text!r}: not a valid JSON list ({e})") from None
-        items = [v for v in text.replace(",", " ").split() if v]
-        if key == "style_layer_weights":
+        items = parse_list(key, text)  # the package's one list parser (JSON or comma-separated)
+        if key == "style_layer_weights" and not text.startswith("["):
             try:
                 return [float(v) for v in items]
             except ValueError:

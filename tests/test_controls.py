@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from nststudy import StyleConfig, stylize
-from nststudy.images import luminance_image, match_colours, rgb_to_yiq, with_chroma_of, yiq_to_rgb
+from nststudy.colour import luminance_image, match_colours, rgb_to_yiq, with_chroma_of, yiq_to_rgb
 from nststudy.losses import style_layer_loss, gram_matrix
 from nststudy.models import build_extractor, resolve_weights
-from nststudy.images import preprocess, resize
+from nststudy.colour import preprocess
+from nststudy.images import resize
 
 from conftest import make_content, make_style
 
@@ -126,3 +127,21 @@ def test_style_scale_changes_the_targets():
     a = stylize(make_content(), make_style(), CFG, progress=False)
     b = stylize(make_content(), make_style(), CFG.replace(style_scale=2.0), progress=False)
     assert a.history[0]["style"] != b.history[0]["style"]
+
+
+def test_colour_constants_are_defined_once_with_their_published_values():
+    """The ImageNet means of Keras's "caffe" preprocessing (BGR 103.939, 116.779, 123.68) and BT.601 luma
+    weights (0.299, 0.587, 0.114) live in nststudy.colour only; pure red, green, blue have luma 0.299 · 255,
+    0.587 · 255, 0.114 · 255."""
+    import re
+    from pathlib import Path
+
+    from nststudy import colour
+    from nststudy.metrics import luminance
+
+    np.testing.assert_allclose(colour.VGG_MEAN_RGB, [123.68, 116.779, 103.939])
+    np.testing.assert_allclose(luminance(np.eye(3)[None] * 255), [[76.245, 149.685, 29.07]], rtol=1e-9)
+    package = Path(colour.__file__).parent
+    for path in package.glob("*.py"):
+        if path.name != "colour.py":
+            assert not re.search(r"103\.939|123\.68|0\.587", path.read_text()), f"{path.name} redefines a constant"

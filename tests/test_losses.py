@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from nststudy import losses
-from nststudy.losses import (alpha_norm, content_loss, gram_matrix, normalized_style_layer_loss, style_layer_loss,
+from nststudy.losses import (norm_prior, content_loss, gram_matrix, normalized_style_layer_loss, style_layer_loss,
                              style_loss, total_variation_loss)
 
 
@@ -281,25 +281,25 @@ def test_style_loss_is_differentiable():
 CHECKER = np.indices((4, 4)).sum(axis=0) % 2  # 0/1 checkerboard, 4x4
 
 
-def test_total_variation_checkerboard_beta2():
+def test_total_variation_checkerboard_exponent2():
     # Every horizontal and vertical neighbour differs by exactly 1, so at each of the
     # (H−1)(W−1) = 3·3 = 9 positions (dx)² + (dy)² = 1 + 1 = 2. β = 2: Σ 2 = 9·2 = 18.
     img = CHECKER[..., None].astype(np.float32)  # (4, 4, 1)
-    assert float(total_variation_loss(img, beta=2.0)) == pytest.approx(18.0)
+    assert float(total_variation_loss(img, exponent=2.0)) == pytest.approx(18.0)
     assert float(total_variation_loss(img[None])) == pytest.approx(18.0)  # (1, H, W, C), default β = 2
 
 
-def test_total_variation_checkerboard_beta1():
+def test_total_variation_checkerboard_exponent1():
     # β = 1: Σ (2 + ε)^(1/2) over 9 positions = 9·√2 ≈ 12.7279 (ε = 1e-8 is far below the tolerance).
     img = CHECKER[..., None].astype(np.float32)
-    assert float(total_variation_loss(img, beta=1.0)) == pytest.approx(9 * np.sqrt(2.0), rel=1e-6)
+    assert float(total_variation_loss(img, exponent=1.0)) == pytest.approx(9 * np.sqrt(2.0), rel=1e-6)
 
 
 def test_total_variation_constant_image_is_zero():
     img = np.full((5, 6, 3), 123.0, np.float32)
-    assert float(total_variation_loss(img, beta=2.0)) == 0.0
+    assert float(total_variation_loss(img, exponent=2.0)) == 0.0
     # β < 2 adds ε = 1e-8 inside the power: 4·5 positions · 3 channels · (1e-8)^(1/2) = 60·1e-4 = 6e-3.
-    assert float(total_variation_loss(img, beta=1.0)) == pytest.approx(60 * 1e-4, rel=1e-3)
+    assert float(total_variation_loss(img, exponent=1.0)) == pytest.approx(60 * 1e-4, rel=1e-3)
 
 
 def test_total_variation_ramp_and_channels():
@@ -310,8 +310,8 @@ def test_total_variation_ramp_and_channels():
     assert float(total_variation_loss(img)) == pytest.approx(20.0)
 
 
-@pytest.mark.parametrize("beta", [2.0, 1.5, 1.0])
-def test_total_variation_matches_numpy_loop(beta):
+@pytest.mark.parametrize("exponent", [2.0, 1.5, 1.0])
+def test_total_variation_matches_numpy_loop(exponent):
     rng = np.random.default_rng(7)
     x = rng.uniform(0, 255, size=(5, 4, 3))
     expected = 0.0
@@ -319,35 +319,35 @@ def test_total_variation_matches_numpy_loop(beta):
         for jj in range(4 - 1):
             for c in range(3):
                 sq = (x[i, jj + 1, c] - x[i, jj, c]) ** 2 + (x[i + 1, jj, c] - x[i, jj, c]) ** 2
-                expected += sq if beta == 2.0 else (sq + 1e-8) ** (beta / 2)
-    assert float(total_variation_loss(x.astype(np.float32), beta=beta)) == pytest.approx(expected, rel=1e-4)
+                expected += sq if exponent == 2.0 else (sq + 1e-8) ** (exponent / 2)
+    assert float(total_variation_loss(x.astype(np.float32), exponent=exponent)) == pytest.approx(expected, rel=1e-4)
 
 
-def test_total_variation_gradient_finite_for_flat_image_with_beta_below_2():
+def test_total_variation_gradient_finite_for_flat_image_with_exponent_below_2():
     var = tf.Variable(np.zeros((4, 4, 1), np.float32))
     with tf.GradientTape() as tape:
-        loss = total_variation_loss(var, beta=1.0)
+        loss = total_variation_loss(var, exponent=1.0)
     grad = _np(tape.gradient(loss, var))
     assert np.all(np.isfinite(grad))
 
 
-# ---------------------------------------------------------------------------------------- alpha norm
+# ---------------------------------------------------------------------------------------- norm prior
 
-def test_alpha_norm_hand_values():
+def test_norm_prior_hand_values():
     x = np.array([[-1.0, 2.0], [0.5, -3.0]], np.float32)
     # α = 6: 1 + 64 + 0.5⁶ + 729 = 1 + 64 + 0.015625 + 729 = 794.015625
-    assert float(alpha_norm(x)) == pytest.approx(794.015625)
+    assert float(norm_prior(x)) == pytest.approx(794.015625)
     # α = 2: 1 + 4 + 0.25 + 9 = 14.25
-    assert float(alpha_norm(x, alpha=2)) == pytest.approx(14.25)
+    assert float(norm_prior(x, exponent=2)) == pytest.approx(14.25)
     # α = 1: 1 + 2 + 0.5 + 3 = 6.5
-    assert float(alpha_norm(x, alpha=1)) == pytest.approx(6.5)
+    assert float(norm_prior(x, exponent=1)) == pytest.approx(6.5)
 
 
-def test_alpha_norm_gradient():
+def test_norm_prior_gradient():
     # d/dx |x|^α = α·|x|^(α−1)·sign(x); α = 2 → 2x: [−2, 4, 1, −6].
     var = tf.Variable([-1.0, 2.0, 0.5, -3.0])
     with tf.GradientTape() as tape:
-        loss = alpha_norm(var, alpha=2.0)
+        loss = norm_prior(var, exponent=2.0)
     np.testing.assert_allclose(_np(tape.gradient(loss, var)), [-2.0, 4.0, 1.0, -6.0], rtol=1e-6)
 
 
@@ -381,7 +381,44 @@ def test_gram_rescale_refuses_a_layer_with_no_positions():
         losses.gram_rescale((16, 11), (32, 22), 4)
 
 
+
+# ----------------------------------------------------------------------- Mahendran-Vedaldi inversion terms
+
+def test_inversion_terms_by_hand():
+    # Φ = [1, 2], Φ₀ = [1, 0]: data = ((1−1)² + (2−0)²) / (1² + 0²) = 4.
+    # x̄ a 2x2x1 image [[1, -2], [0.5, 3]], H W = 4; B = 80, V = 80/6.5.
+    # prior with α = 2, λ = 3: 3 · (1 + 4 + 0.25 + 9) / (4 · 80²) = 42.75 / 25600.
+    # tv with β = 2, λ = 5: one position (0,0): (−2 − 1)² + (0.5 − 1)² = 9.25 -> 5 · 9.25 / (4 · (80/6.5)²).
+    x = np.array([[[[1.0], [-2.0]], [[0.5], [3.0]]]], np.float32)
+    t = losses.inversion_terms([[1.0, 2.0]], [[1.0, 0.0]], x, norm_exponent=2.0, tv_exponent=2.0, lambda_norm=3.0,
+                               lambda_tv=5.0)
+    assert float(t["data"]) == pytest.approx(4.0)
+    assert float(t["prior"]) == pytest.approx(42.75 / 25600.0, rel=1e-6)
+    assert float(t["tv"]) == pytest.approx(5 * 9.25 / (4 * (80 / 6.5) ** 2), rel=1e-6)
+
+
+def test_inversion_constants_are_mahendran_vedaldi():
+    # Their paper (2016, §3.3): B = 80, V = B / 6.5.
+    assert losses.MV_B == 80.0 and losses.MV_V == pytest.approx(12.3077, rel=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------ DeepDream
+
+def test_dream_objective_is_the_sum_of_mean_activations():
+    # layer a: mean of [1, 2, 3, 6] = 3; layer b: mean of [0, 10] = 5 -> 8.
+    a = np.array([1.0, 2.0, 3.0, 6.0], np.float32).reshape(1, 2, 2, 1)
+    b = np.array([0.0, 10.0], np.float32).reshape(1, 1, 1, 2)
+    assert float(losses.dream_objective([a, b])) == pytest.approx(8.0)
+
+
+def test_dream_step_by_hand():
+    # g = [1, -3]: mean|g| = 2, g / 2 = [0.5, -1.5]; step 0.01 · 255 = 2.55 -> [+1.275, -3.825].
+    # From [100, 2]: [101.275, -1.825] -> clipped to [101.275, 0].
+    out = losses.dream_step([100.0, 2.0], [1.0, -3.0], 0.01)
+    np.testing.assert_allclose(_np(out), [101.275, 0.0], rtol=1e-6)
+
+
 def test_public_names():
-    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss",
-                                   "style_loss", "total_variation_loss", "alpha_norm", "feature_positions",
-                                   "gram_rescale", "stability_loss"}
+    assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss",
+                                   "total_variation_loss", "norm_prior", "inversion_terms", "dream_objective",
+                                   "dream_step", "MV_B", "MV_V", "feature_positions", "gram_rescale", "stability_loss"}

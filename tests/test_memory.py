@@ -94,7 +94,7 @@ def test_sweep_records_an_out_of_memory_trial_as_failed_and_goes_on(tmp_path, mo
 
     monkeypatch.setenv("NSTSTUDY_MEMORY_LIMIT", "1.5G")  # the papermill kernels inherit it
     path = make_sweep(tmp_path, "oom", axes={"image_size": [32, 1024]}, base=TINY_BASE)
-    summary = run_sweep(path, progress=False, report=False)
+    summary = run_sweep(path, progress=False)
     assert summary["ran"] == 2 and len(summary["failed"]) == 1
     sweep = load_sweep(path)
     runs = runs_folder(sweep, None, expand(sweep, None))

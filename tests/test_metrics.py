@@ -84,7 +84,7 @@ def test_metrics_compare_with_the_original_style_blend_not_the_recoloured_one():
     targets 3/4 G(s1) + 1/4 G(s2), colours of s1, s1, s1 and s2 pooled (each pixel of s1 weighing 3 of s2's)."""
     from nststudy.images import resize
     from nststudy.losses import gram_matrix
-    from nststudy.images import preprocess
+    from nststudy.colour import preprocess
     from nststudy.metrics import REFERENCE_STYLE
 
     content, s1, s2 = make_content(), make_style(), make_content(40, 40)[::-1].copy()

@@ -10,6 +10,7 @@ import os
 os.environ["NSTSTUDY_OFFLINE"] = "1"  # before nststudy (Keras) is imported: never touch the network
 
 import ast  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import subprocess  # noqa: E402
@@ -131,7 +132,7 @@ def test_help_notebook_lists_every_parameter():
               and not line.startswith("   ") and ":" in line}
     for name in (*FIELD_NAMES, *EXTRA):
         assert name in listed, f"{name} missing from --help-notebook"
-    assert "(float) beta, weight of the style loss" in proc.stdout  # the comment is the help text
+    assert "(float) β, weight of the style loss" in proc.stdout  # the comment is the help text
 
 
 @pytest.mark.parametrize("path", [EXPLORE, REPORT], ids=lambda p: p.stem)
@@ -283,6 +284,20 @@ def test_stylize_notebook_refuses_a_misspelt_parameter(tmp_path):
 
 
 @pytest.mark.timeout(TIMEOUT)
+def test_reconstruct_notebook_inverts_and_records_the_prior(tmp_path):
+    """The reconstruct notebook passes every task's options to reconstruct() (those of other tasks at their
+    defaults) and the inversion's prior term reaches result.json; an old parameter name is refused with the
+    new one to use."""
+    out = tmp_path / "inv_random-weights"
+    execute(NOTEBOOKS / "reconstruct.ipynb", tmp_path / "out.ipynb", task="invert", layers=["conv1_1"],
+            output_dir=str(out), weights="random", image_size=32, steps_per_epoch=2, show=False, lambda_tv=0.5)
+    record = json.loads((out / "result.json").read_text())
+    assert record["final"]["prior"] > 0 and record["info"]["lambda_tv"] == 0.5
+    with pytest.raises(PapermillExecutionError, match="'alpha' is now called 'norm_exponent'"):
+        execute(NOTEBOOKS / "reconstruct.ipynb", tmp_path / "old.ipynb", task="invert", layers=["conv1_1"],
+                output_dir=str(tmp_path / "never"), weights="random", image_size=32, steps_per_epoch=2, alpha=4.0)
+
+@pytest.mark.timeout(TIMEOUT)
 def test_explore_notebook_previews_and_compares(smoke_run, tmp_path):
     _, earlier = smoke_run
     earlier = run_directory(earlier, resolve_weights("vgg19", "random"))
@@ -309,7 +324,7 @@ def swept_study(tmp_path_factory):
         "name": "tiny_report", "question": "Does the report notebook draw a study?", "source": "tests",
         "notebook": str(STYLIZE), "base": dict(SMOKE), "combine": "product", "axes": {"style_weight": [0.1]},
         "pairs": [["chelsea", "hubble_deep_field"]], "presets": {"smoke": {"steps_per_epoch": 2}}}))
-    summary = run_sweep(path, preset="smoke", progress=False, report=False)
+    summary = run_sweep(path, preset="smoke", progress=False)
     assert summary["ran"] == 1 and summary["failed"] == []
     return path
 
@@ -330,3 +345,84 @@ def test_report_notebook_builds_the_figures(swept_study, tmp_path):
     assert sum("image/png" in o.get("data", {}) for o in shown.outputs) == 2
     assert "text/markdown" in mime_types(shown)
     assert (swept_study.parent.parent / "README.md").is_file()  # the experiments index
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One list of parameters: the notebooks' cells, the README table and the CLI help come from StyleConfig
+
+
+def _make_notebooks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", REPO / "tools" / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # builds the notebooks in memory; writes nothing unless main() runs
+    return module
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_defaults_are_the_dataclass_defaults_except_on_purpose(path):
+    """Every StyleConfig (TrainConfig) field a notebook declares has the dataclass's default, unless its comment says
+    "differs on purpose: why" (explore's shorter run, reconstruct's L-BFGS); the reconstruct notebook's
+    task options have the defaults of invert_features and deep_dream's signatures."""
+    import inspect
+
+    from nststudy.reconstruct import OPTIONS, deep_dream, invert_features
+
+    from nststudy.trainconfig import TrainConfig
+
+    signature_defaults = {k: p.default for fn in (invert_features, deep_dream)
+                          for k, p in inspect.signature(fn).parameters.items()}
+    options = {n for names in OPTIONS.values() for n in names}
+    cls = TrainConfig if path.stem == "train" else StyleConfig  # the training notebook's dataclass is its own
+    base = cls()
+    names = {f.name for f in dataclasses.fields(cls)}
+    differs = []
+    for name, info in papermill.inspect_notebook(str(path)).items():
+        value = ast.literal_eval(info["default"])
+        if name in names:
+            same = getattr(cls.from_dict({name: value} if name != "style_layers" else
+                                         {name: value, "style_layer_weights": [0.2] * len(value)}),
+                           name) == getattr(base, name)
+        elif name in options:
+            same = value == signature_defaults[name]
+        else:
+            continue
+        on_purpose = "differs on purpose:" in info["help"]
+        assert same != on_purpose, (f"{path.name}: {name} = {info['default']} " +
+                                    ("differs from the default without saying why" if not same else
+                                     "says it differs on purpose but does not"))
+        differs += [name] if not same else []
+    expected = {"explore": ["epochs"], "reconstruct": ["optimizer", "epochs", "steps_per_epoch", "lambda_tv"]}
+    assert differs == expected.get(path.stem, [])
+
+
+def test_notebooks_and_readme_table_are_generated_from_the_dataclass():
+    """The committed notebooks' parameters cells and the README's parameter table are what
+    tools/make_notebooks.py writes now: edit StyleConfig's help, rerun the tool, commit."""
+    tool = _make_notebooks()
+    for name, nb in tool.NOTEBOOKS.items():
+        committed = parameters_cell(nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)).source
+        assert parameters_cell(nb).source == committed, f"notebooks/{name}.ipynb: rerun tools/make_notebooks.py"
+    readme = (REPO / "README.md").read_text()
+    assert tool.readme_with_table(readme) == readme, "README parameter table: rerun tools/make_notebooks.py"
+    for name in FIELD_NAMES:
+        assert f"| `{name}` |" in readme
+
+
+def test_cli_set_help_lists_every_field_with_its_help(capsys):
+    from nststudy.cli import build_parser
+    from nststudy.config import help_text
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["stylize", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name in FIELD_NAMES:
+        assert f"{name} (default " in out and " ".join(help_text(name).split()) in out, name
+    from nststudy.trainconfig import TRAIN_FIELDS, TrainConfig
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name in TRAIN_FIELDS:
+        assert f"{name} (default " in out and " ".join(help_text(name, TrainConfig).split()) in out, name

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from nststudy import StyleConfig, deep_dream, invert_features, reconstruct_content, reconstruct_style, save_run
-from nststudy.reconstruct import MV_B, MV_V, default_lambda_tv, reconstruct
+from nststudy.losses import MV_B, MV_V
+from nststudy.reconstruct import default_lambda_tv, reconstruct
 
 from conftest import make_content, make_style
 
@@ -33,7 +34,7 @@ def test_style_reconstruction_matches_grams_only():
 def test_invert_features_objective_terms_by_hand():
     """With λ_α = λ_TV = 0 the objective is the relative feature error alone: 1 at x = 0 is not reachable
     from noise, but every term is reported and the data term falls."""
-    result = invert_features(make_content(), "conv2_1", CFG, lambda_alpha=0.0, lambda_tv=0.0, progress=False)
+    result = invert_features(make_content(), "conv2_1", CFG, lambda_norm=0.0, lambda_tv=0.0, progress=False)
     rows = result.history
     assert all(abs(h["total"] - h["content"]) < 1e-6 * max(1.0, h["total"]) for h in rows)
     assert rows[-1]["content"] < rows[0]["content"] / 5
@@ -49,7 +50,7 @@ def test_invert_features_regularisers_normalised_as_documented():
         return True
 
     cfg = CFG.replace(optimizer="adam", steps_per_epoch=1)
-    result = invert_features(make_content(), "conv1_1", cfg, alpha=4.0, beta=1.0, lambda_alpha=2.0,
+    result = invert_features(make_content(), "conv1_1", cfg, norm_exponent=4.0, tv_exponent=1.0, lambda_norm=2.0,
                              lambda_tv=3.0, callback=grab, progress=False)
     row = result.history[0]
     x1 = seen["image"][0]  # the first row holds the terms of the image after step 1, the one the callback saw
@@ -99,11 +100,70 @@ def test_reconstruct_dispatch_parses_papermill_strings_and_checks_task():
         reconstruct("content", make_content(), ["conv1_1", "conv2_1"], CFG)
 
 
-def test_alpha_norm_and_tv_beta_analytic():
-    from nststudy.losses import alpha_norm, total_variation_loss
+def test_norm_prior_and_tv_exponent_analytic():
+    from nststudy.losses import norm_prior, total_variation_loss
 
     x = tf.constant([[[1.0], [-2.0]], [[0.5], [3.0]]])  # 2x2x1
     # Σ|x|^3 = 1 + 8 + 0.125 + 27 = 36.125
-    assert float(alpha_norm(x, 3.0)) == pytest.approx(36.125)
+    assert float(norm_prior(x, 3.0)) == pytest.approx(36.125)
     # one position (0,0): dx = -2 - 1 = -3, dy = 0.5 - 1 = -0.5 -> (9 + 0.25)^(1/2) = 3.0414
-    assert float(total_variation_loss(x, beta=1.0)) == pytest.approx(np.sqrt(9.25), rel=1e-6)
+    assert float(total_variation_loss(x, exponent=1.0)) == pytest.approx(np.sqrt(9.25), rel=1e-6)
+
+
+def test_reconstruct_refuses_unknown_options_and_ignored_values():
+    """reconstruct() used to drop options it did not know (a misspelt 'octave' did nothing, silently)."""
+    with pytest.raises(ValueError, match=r"unknown option 'octave'.*accepted: .*octaves"):
+        reconstruct("dream", make_content(), ["conv1_1"], CFG, octave=2)
+    with pytest.raises(ValueError, match=r"octaves=5 is an option of task='dream' and does nothing for task='invert'"):
+        reconstruct("invert", make_content(), ["conv1_1"], CFG, octaves=5)
+
+
+def test_reconstruct_reads_the_old_exponent_names_with_a_warning():
+    cfg = CFG.replace(steps_per_epoch=1)
+    with pytest.warns(FutureWarning, match=r"'alpha' is now called 'norm_exponent'"):
+        r = reconstruct("invert", make_content(), ["conv1_1"], cfg, alpha=4.0, progress=False)
+    assert r.info["norm_exponent"] == 4.0
+    with pytest.raises(ValueError, match="both 'beta' and its new name 'tv_exponent'"):
+        reconstruct("invert", make_content(), ["conv1_1"], cfg, beta=1.0, tv_exponent=1.0)
+
+
+def test_feature_inversion_prior_reaches_every_record(tmp_path):
+    """The prior term was written to history.csv but dropped from result.json and results.csv; the objective
+    now declares it and every record follows."""
+    import json
+
+    from nststudy.report import collect
+    from nststudy.sweeps import Trial
+
+    result = invert_features(make_content(), "conv1_1", CFG.replace(steps_per_epoch=2), progress=False)
+    assert result.terms == ("total", "content", "style", "tv", "prior")
+    run = save_run(result, tmp_path / "runs" / "t1")
+    assert (run / "history.csv").read_text().splitlines()[0] == "step,total,content,style,tv,seconds,prior"
+    final = json.loads((run / "result.json").read_text())["final"]
+    assert list(final) == ["total", "content", "style", "tv", "seconds", "prior"]
+    assert final["prior"] == pytest.approx(result.history[-1]["prior"]) and final["prior"] > 0
+    (row,) = collect([Trial(run.name, {}, {})], run.parent)
+    assert row["prior"] == final["prior"]
+    assert list(row)[:7] == ["trial", "status", "total", "content", "style", "tv", "prior"]
+
+
+def test_deep_dream_records_its_own_names():
+    """DeepDream's layers and octaves are its own settings, in result.info, not StyleConfig's content_layers
+    and epochs (which it leaves as they were)."""
+    result = deep_dream(make_content(), ["conv1_1"], steps=2, octaves=2, jitter=0, config=CFG, progress=False)
+    assert result.info["dream_layers"] == ["block1_conv1"] and result.info["octaves"] == 2
+    assert result.config == CFG
+    assert [h["octave"] for h in result.history] == [0, 0, 1, 1]
+    assert list(result.history[0]) == ["step", "total", "content", "style", "tv", "seconds", "objective", "octave"]
+
+
+def test_a_deep_dream_that_raises_its_objective_is_complete_not_worsened(tmp_path):
+    """'worsened' means the optimiser moved the objective the wrong way: up for a loss, down for DeepDream's
+    ascent. A dream whose mean activation rose (test above) is complete."""
+    import json
+
+    result = deep_dream(make_content(), ["conv2_1"], steps=3, step_size=0.02, octaves=1, jitter=0, config=CFG,
+                        progress=False)
+    assert result.history[-1]["total"] > result.history[0]["total"]
+    run = save_run(result, tmp_path / "dream_random")
+    assert json.loads((run / "result.json").read_text())["status"] == "complete"

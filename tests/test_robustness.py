@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from nststudy import StyleConfig, save_run
 from nststudy.models import resolve_weights
-from nststudy.stylize import run_objective
+from nststudy.loop import run_objective
 
 
 def nan_after(k):

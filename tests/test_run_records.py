@@ -16,7 +16,7 @@ from nststudy.models import build_extractor, resolve_weights
 from nststudy.objective import make_loss_fn
 from nststudy.optimize import optimize
 from nststudy.runs import Snapshots, is_complete, load_snapshot, save_image, save_run
-from nststudy.stylize import run_objective
+from nststudy.loop import run_objective
 
 SOURCE = resolve_weights("vgg19", "random", 0)
 

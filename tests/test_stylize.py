@@ -20,8 +20,9 @@ from conftest import make_content, make_style
 from nststudy import StyleConfig, stylize
 from nststudy.images import ImageError, fit_size, resize
 from nststudy.models import resolve_weights
-from nststudy.runs import HISTORY_COLUMNS, is_complete, load_run, save_run
-from nststudy.stylize import Iterate, StyleResult, initial_image, run_objective
+from nststudy.runs import is_complete, load_run, save_run
+from nststudy.loop import Iterate, StyleResult, run_objective
+from nststudy.stylize import initial_image
 
 HISTORY_KEYS = {"step", "total", "content", "style", "tv", "seconds"}
 CONTENT_HW = (48, 32)  # portrait content; at image_size 32 it becomes 32 x 21
@@ -417,7 +418,7 @@ def test_saved_config_and_history(saved, adam_run):
     out, _ = saved
     assert StyleConfig.from_dict(json.loads((out / "config.json").read_text())) == adam_run.config
     lines = (out / "history.csv").read_text().splitlines()
-    assert lines[0].split(",") == list(HISTORY_COLUMNS)
+    assert lines[0] == "step,total,content,style,tv,seconds"  # README's run-folder table
     assert len(lines) - 1 == len(adam_run.history)
 
 
@@ -456,3 +457,24 @@ def test_folder_already_saying_random_is_kept(adam_run, tmp_path):
     out = save_run(adam_run, tmp_path / "my_Random_run")
     assert out == tmp_path / "my_Random_run"
     assert is_complete(out)
+
+
+def test_iterate_computes_state_and_image_once_and_names_its_terms():
+    """Snapshots reads ``it.state`` twice and ``it.image`` once per snapshot; each used to recompute the whole
+    state (a copy of every optimiser variable) on every access."""
+    calls = {"state": 0, "image": 0}
+
+    def state_fn():
+        calls["state"] += 1
+        return {"step": 3, "x": np.zeros((1, 2, 2, 3), np.float32), "optimizer": []}
+
+    def image_fn():
+        calls["image"] += 1
+        return np.full((1, 2, 2, 3), 7.6, np.float32)
+
+    it = Iterate(3, {"total": 5.0, "content": 1.0, "style": 2.0, "tv": 0.0, "prior": 0.5}, 0.1, image_fn, state_fn)
+    assert it.state is it.state and calls["state"] == 1
+    assert it.image[0, 0].tolist() == [8, 8, 8] and it.image is it.image and calls["image"] == 1
+    assert (it.total, it.prior) == (5.0, 0.5)
+    with pytest.raises(AttributeError, match="terms are total, content, style, tv, prior"):
+        it.histogram

@@ -23,6 +23,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from nststudy.cli import sweep_and_report  # noqa: E402
 from nststudy.config import StyleConfig  # noqa: E402
 from nststudy.sweeps import (  # noqa: E402
     PRESETS, SweepLock, check_trials, expand, load_sweep, run_sweep, runs_folder, trial_id, trial_status,
@@ -284,7 +285,7 @@ def test_misspelt_parameter_is_caught_before_any_trial_runs(tmp_path, where):
     assert "style_wieght" in str(e.value) and "'style_weight'" in str(e.value)
     assert str(path) in str(e.value)
     with pytest.raises(ValueError, match=r"style_wieght.*did you mean 'style_weight'"):
-        run_sweep(path, preset="smoke", progress=False)
+        sweep_and_report(path, preset="smoke", progress=False)
     assert runs_folders_under(path.parent) == []
     assert sorted(p.name for p in path.parent.iterdir()) == ["sweep.yaml"]  # nothing written at all
 
@@ -304,9 +305,35 @@ def test_ill_typed_value_is_caught_before_any_trial_runs(tmp_path, base, axes, w
     with pytest.raises(ValueError, match=re.escape(word)):
         check_trials(sweep, expand(sweep, "smoke"))
     with pytest.raises(ValueError, match=re.escape(word)):
-        run_sweep(path, preset="smoke", progress=False)
+        sweep_and_report(path, preset="smoke", progress=False)
     assert runs_folders_under(path.parent) == []
 
+
+def test_check_trials_validates_the_config_that_runs_with_the_notebooks_defaults(tmp_path):
+    """A trial runs with the notebook's defaults for what it leaves unset, not StyleConfig's: a notebook whose
+    image_size is 64 cannot run scales=[128] (which StyleConfig's 256 would allow)."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = cell.source.replace("image_size = 256", "image_size = 64")
+    assert "image_size = 64" in cell.source
+    small = tmp_path / "small.ipynb"
+    nbformat.write(nb, small)
+    path = make_sweep(tmp_path, base={"epochs": 1}, axes={"scales": [[128]]}, extra={"notebook": str(small)})
+    sweep = load_sweep(path)
+    StyleConfig(scales=[128])  # valid against StyleConfig's own defaults
+    with pytest.raises(ValueError, match=r"scales=\[128\].*image_size=64"):
+        check_trials(sweep, expand(sweep))
+
+
+def test_old_parameter_names_in_a_sweep_file_are_read_with_a_warning(tmp_path):
+    path = make_sweep(tmp_path, base={"task": "invert", "alpha": 6.0, "beta": 2.0}, axes={"lambda_tv": [0.5]},
+                      pairs=[], extra={"images": ["chelsea"], "notebook": str(NOTEBOOK.parent / "reconstruct.ipynb")})
+    with pytest.warns(FutureWarning, match="'alpha' is now called 'norm_exponent'"):
+        sweep = load_sweep(path)
+    assert sweep.base["norm_exponent"] == 6.0 and sweep.base["tv_exponent"] == 2.0 and "alpha" not in sweep.base
+    check_trials(sweep, expand(sweep))
 
 def test_notebook_extras_are_parameters_but_not_config(tmp_path):
     """content/style are notebook parameters (not StyleConfig fields) and must pass the checks."""
@@ -335,7 +362,7 @@ def completed(tmp_path_factory):
     """A two-trial sweep run to completion once (workers=1); tests that change it work on a copy."""
     root = tmp_path_factory.mktemp("e2e")
     path = make_sweep(root, "tiny_ab", presets={"smoke": {"steps_per_epoch": 2}})
-    summary = run_sweep(path, preset="smoke", workers=1, progress=False)
+    summary = sweep_and_report(path, preset="smoke", workers=1, progress=False)
     return path, summary
 
 
@@ -415,7 +442,7 @@ def test_resume_reruns_only_the_unfinished_trial(completed, tmp_path):
     assert trial_status(redo) == "incomplete"
     kept = {p.name: p.stat().st_mtime_ns for p in keep.iterdir()}
 
-    summary = run_sweep(path, preset="smoke", progress=False)
+    summary = sweep_and_report(path, preset="smoke", progress=False)
     assert summary["ran"] == 1 and summary["failed"] == [] and summary["trials"] == 2
     assert trial_status(redo) == "complete"
     assert not (redo / "stray.tmp").exists()  # the unfinished attempt was started over
@@ -425,7 +452,7 @@ def test_resume_reruns_only_the_unfinished_trial(completed, tmp_path):
     rows = read_csv(path.parent / "smoke" / "results.csv")
     assert [r["status"] for r in rows] == ["complete", "complete"]
 
-    again = run_sweep(path, preset="smoke", progress=False)
+    again = sweep_and_report(path, preset="smoke", progress=False)
     assert again["ran"] == 0 and again["failed"] == [] and again["trials"] == 2
     assert {p.name: p.stat().st_mtime_ns for p in keep.iterdir()} == kept
 
@@ -499,7 +526,7 @@ def test_lock_refuses_a_second_sweep(tmp_path):
     study_out = path.parent / "smoke"  # where the smoke preset's records go
     with SweepLock(study_out):
         with pytest.raises(RuntimeError, match="another sweep process") as e:
-            run_sweep(path, preset="smoke", progress=False)
+            sweep_and_report(path, preset="smoke", progress=False)
         assert str(study_out) in str(e.value)
         with pytest.raises(RuntimeError, match="another sweep process"):
             with SweepLock(study_out):
@@ -526,7 +553,7 @@ def test_dask_cluster_runs_the_trials(tmp_path):
     path = make_sweep(tmp_path, "on_dask", presets={"smoke": {"steps_per_epoch": 2}})
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   host="127.0.0.1") as cluster:
-        summary = run_sweep(path, preset="smoke", scheduler=cluster.scheduler_address, progress=False)
+        summary = sweep_and_report(path, preset="smoke", scheduler=cluster.scheduler_address, progress=False)
     assert summary["ran"] == 2 and summary["failed"] == []
     runs = path.parent / "smoke" / "runs_random-weights"
     for t in expand(load_sweep(path), "smoke"):
@@ -598,7 +625,7 @@ def test_changed_trials_are_rerun_and_the_change_is_named(tmp_path, monkeypatch,
 
     def rerun():
         ran.clear()
-        summary = run_sweep(path, progress=False, report=False)
+        summary = run_sweep(path, progress=False)
         return summary["plan"], list(ran)
 
     assert rerun() == ("reusing 0, running 1 (1 pending)", [tid])
@@ -639,7 +666,7 @@ def test_changed_preset_reruns_the_real_trial(completed, tmp_path):
     data["axes"] = {"style_weight": [1.0]}  # one of the two finished trials, same id
     data["presets"]["smoke"]["epochs"] = 2
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    summary = run_sweep(path, preset="smoke", progress=False, report=False)
+    summary = run_sweep(path, preset="smoke", progress=False)
     assert summary["plan"] == "reusing 0, rerunning 1 (changed: epochs 1 -> 2)"
     assert summary["ran"] == 1 and summary["exit_code"] == 0
     folder = Path(summary["runs"]) / "chelsea+hubble_deep_field__style_weight=1"
@@ -654,7 +681,7 @@ def test_what_to_run_is_decided_inside_the_lock(tmp_path, monkeypatch):
 
     path = make_sweep(tmp_path, "race")
     monkeypatch.setattr(sweeps, "run_trial", fake_trial())
-    first = run_sweep(path, preset="smoke", progress=False, report=False)
+    first = run_sweep(path, preset="smoke", progress=False)
     runs = Path(first["runs"])
     finished = runs.with_name("finished_elsewhere")
     runs.rename(finished)
@@ -668,7 +695,7 @@ def test_what_to_run_is_decided_inside_the_lock(tmp_path, monkeypatch):
     ran = []
     monkeypatch.setattr(sweeps, "run_trial", fake_trial(ran=ran))
     monkeypatch.setattr(sweeps, "SweepLock", LockTakenAfterTheOtherSweep)
-    summary = run_sweep(path, preset="smoke", progress=False, report=False)
+    summary = run_sweep(path, preset="smoke", progress=False)
     assert ran == [] and summary["ran"] == 0 and summary["plan"] == "reusing 2"
     assert {p.relative_to(runs): p.stat().st_mtime_ns for p in runs.rglob("*")} == before
 
@@ -773,7 +800,7 @@ def test_a_trial_raising_on_dask_is_recorded_and_the_sweep_goes_on(completed, tm
     monkeypatch.setattr(dask.distributed, "as_completed", lambda futures: iter(list(futures)))
     monkeypatch.setattr(sweeps, "run_trial", trial)
     path = make_sweep(tmp_path, "on_dask")
-    summary = run_sweep(path, preset="smoke", scheduler="tcp://cluster:8786", progress=False)
+    summary = sweep_and_report(path, preset="smoke", scheduler="tcp://cluster:8786", progress=False)
     bad = "chelsea+hubble_deep_field__style_weight=0.01"
     assert submitted == [1, 1]
     assert summary["failed"] == [bad] and summary["exit_code"] == 1

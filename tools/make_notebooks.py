@@ -1,40 +1,109 @@
-"""Writes the thin notebooks in notebooks/ (run once after changing a parameter list; commit the output).
+"""Writes the thin notebooks in notebooks/ and the README's parameter table (run after changing a parameter;
+commit the output). Every StyleConfig line of a parameters cell, with its default and help text, is generated
+from the dataclass (``nststudy.config``); a notebook changes a default only on purpose, and says so in the
+line's comment ("differs on purpose: ..."), which tests/test_notebooks.py checks.
 
 Each notebook: one cell tagged `parameters` of plain, commented assignments, then a few calls into nststudy.
 """
-import nbformat as nbf
+import inspect
+import sys
+from dataclasses import fields
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "notebooks"
+import nbformat as nbf
 
-CONFIG_PARAMS = '''\
-content = "tubingen"  # content image: a path, or a bundled sample: tubingen, astronaut, chelsea, coffee, rocket
-style = "starry_night"  # style image: a path or a bundled sample (starry_night, the_scream, shipwreck, great_wave, udnie; textures hubble_deep_field, brick, gravel, grass); a list blends several
-output_dir = "runs/notebook"  # run folder to write: image.png, config.json, history.csv, loss.png, env.json
-model = "vgg19"  # feature network: "vgg19" | "vgg16"
-weights = "imagenet"  # "imagenet" (resolved from $NSTSTUDY_WEIGHTS_DIR or the Keras cache) | "random" (labelled) | path to .h5
-pooling = "max"  # "max" (as Keras ships VGG) | "avg" (Gatys et al.)
-content_layers = ["conv4_2"]  # content layers, paper (conv4_2) or Keras (block4_conv2) names
-style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]  # style layers (Gatys et al.)
-style_layer_weights = [0.2, 0.2, 0.2, 0.2, 0.2]  # omega_l, one weight per style layer
-style_normalization = "none"  # "none" (E_l of Gatys et al.) | "target" (each E_l divided by its value for a black feature map, so layers weigh alike)
-content_weight = 1.0  # alpha, weight of the content loss
-style_weight = 1.0  # beta, weight of the style loss (alpha/beta sets the trade-off)
-tv_weight = 0.0  # weight of the total-variation smoothness term (0 turns it off, as Gatys et al.)
-optimizer = "adam"  # "adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)
-learning_rate = None  # initial step for adam/sgd in pixel units (ExponentialDecay); None: the optimiser's default (adam 5, sgd 1e-5); unused by lbfgs
-decay_steps = 100  # the learning rate is multiplied by decay_rate every decay_steps steps (smoothly)
-decay_rate = 0.96  # ExponentialDecay factor
-epochs = 10  # epochs x steps_per_epoch is the number of steps (seed 004: 10 x 100)
-steps_per_epoch = 100  # steps (or L-BFGS iterations) per epoch
-image_size = 256  # longest side of the result in pixels; the style image is resized to the content's size
-color_preservation = "none"  # "none" | "luminance" (keep the content's colours) | "histogram" (style takes the content's colours)
-style_scale = 1.0  # the style image is resized by this factor, relative to the content, before its Grams are taken
-style_blend_weights = []  # with several style images (style given as a list): one weight each (empty for equal)
-scales = []  # multiscale: smaller sizes to run first, coarse to fine, e.g. [128] (empty for one scale)
-init = "content"  # start image: "content" | "noise" (Gatys et al.) | "style"
-seed = 0  # seeds noise, random weights and TensorFlow
-snapshot_every = 0  # every this many steps save the image and optimiser state in the run folder (0 never)'''
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nststudy.config import StyleConfig, help_text, paper_name  # noqa: E402
+from nststudy.reconstruct import OPTIONS, deep_dream, invert_features  # noqa: E402
+
+OUT = ROOT / "notebooks"
+README = ROOT / "README.md"
+ON_PURPOSE = "differs on purpose:"
+LAYER_FIELDS = ("content_layers", "style_layers")
+
+# Parameters of the notebooks that are not StyleConfig fields.
+NOTEBOOK_HELP = {
+    "content": ('"tubingen"', "content image: a path, or a bundled sample: tubingen, astronaut, chelsea, coffee, "
+                              "rocket"),
+    "style": ('"starry_night"', "style image: a path or a bundled sample (starry_night, the_scream, shipwreck, "
+                                "great_wave, udnie; textures hubble_deep_field, brick, gravel, grass); a list blends "
+                                "several"),
+    "output_dir": ('"runs/notebook"', "run folder to write: image.png, config.json, history.csv, loss.png, env.json"),
+}
+# The reconstruct notebook's task options: defaults from the signatures of invert_features and deep_dream.
+OPTION_HELP = {
+    "norm_exponent": "invert: exponent α of the norm prior Σ|x|^α (Mahendran-Vedaldi use 6)",
+    "tv_exponent": "invert: exponent β of the TV term Σ[(Δx)²+(Δy)²]^(β/2) (2 is the squared form)",
+    "lambda_norm": "invert: weight of the norm prior",
+    "lambda_tv": "invert: TV weight; negative picks the depth schedule (0.005 conv1-2, 0.05 conv3-4, 0.5 conv5)",
+    "steps": "dream: gradient-ascent steps per octave",
+    "step_size": "dream: step as a fraction of 255, along the normalised gradient",
+    "octaves": "dream: number of scales, coarse to fine",
+    "octave_scale": "dream: size ratio between octaves",
+    "jitter": "dream: largest random shift in pixels before each step (against tile seams)",
+}
+
+
+def literal(name, value) -> str:
+    """A default as the notebook writes it: lists for tuples, paper names for layers."""
+    if isinstance(value, tuple):
+        value = [paper_name(v) for v in value] if name in LAYER_FIELDS else list(value)
+    return repr(value).replace("'", '"')
+
+
+def config_lines(changes=None, only=None, cls=StyleConfig) -> list[str]:
+    """One line per field of the config dataclass ``cls`` (or the fields in ``only``): ``name = default  # help``.
+    ``changes`` maps a field to ``(value, why)``: a default this notebook changes on purpose, and why."""
+    changes = changes or {}
+    lines = []
+    for f in fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        if f.name in changes:
+            value, why = changes[f.name]
+            lines.append(f"{f.name} = {literal(f.name, value)}  # {help_text(f.name, cls)} ({ON_PURPOSE} {why})")
+        else:
+            lines.append(f"{f.name} = {literal(f.name, f.default)}  # {help_text(f.name, cls)}")
+    return lines
+
+
+def option_lines() -> list[str]:
+    defaults = {}
+    for task, fn in (("invert", invert_features), ("dream", deep_dream)):
+        params = inspect.signature(fn).parameters
+        defaults.update({k: params[k].default for k in OPTIONS[task]})
+    lines = []
+    for name, default in defaults.items():
+        if default is None:  # lambda_tv: None (the depth schedule) is written -1.0, which papermill can pass
+            lines.append(f"{name} = -1.0  # {OPTION_HELP[name]} ({ON_PURPOSE} -1 stands for None)")
+        else:
+            lines.append(f"{name} = {literal(name, default)}  # {OPTION_HELP[name]}")
+    return lines
+
+
+def notebook_lines(*names, **values) -> list[str]:
+    return [f"{n} = {values.get(n, NOTEBOOK_HELP[n][0])}  # {NOTEBOOK_HELP[n][1]}" for n in names]
+
+
+def parameters_table() -> str:
+    """The README's table of every StyleConfig field: name, default, meaning."""
+    rows = ["| parameter | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(StyleConfig):
+        rows.append(f"| `{f.name}` | `{literal(f.name, f.default)}` | {help_text(f.name).replace('|', '&#124;')} |")
+    return "\n".join(rows)
+
+
+TABLE_START, TABLE_END = "<!-- parameters: generated by tools/make_notebooks.py -->", "<!-- /parameters -->"
+
+
+def readme_with_table(text: str) -> str:
+    head, rest = text.split(TABLE_START, 1)
+    return head + TABLE_START + "\n" + parameters_table() + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
+
+
+CONFIG_PARAMS = "\n".join(notebook_lines("content", "style", "output_dir") + config_lines())
 
 
 def typed(text):
@@ -69,13 +138,6 @@ def notebook(cells):
     return nb
 
 
-def params_with(text, replace):
-    lines = text.splitlines()
-    for old, new in replace.items():
-        lines = [new if l.startswith(old + " =") else l for l in lines]
-    return "\n".join(lines)
-
-
 stylize = notebook([
     ("md", "# One style-transfer trial\n\nThe trial notebook of every sweep: run it with papermill, e.g.\n"
            "`papermill notebooks/stylize.ipynb out.ipynb -p style_weight 1e2 -p content_layers '[\"conv4_2\"]'`.\n"
@@ -93,8 +155,8 @@ explore = notebook([
     ("md", "# Explore\n\nPick a content and a style image (a path or a bundled sample), edit the settings, and watch "
            "the image and the loss curve update every `preview_every` steps. The last cell compares this run with "
            "an earlier one side by side."),
-    ("code", params_with(CONFIG_PARAMS, {"output_dir": 'output_dir = "runs/explore"  # run folder to write',
-                                          "epochs": "epochs = 2  # epochs x steps_per_epoch is the number of steps"})
+    ("code", "\n".join(notebook_lines("content", "style", "output_dir", output_dir='"runs/explore"')
+                        + config_lines({"epochs": (2, "a short run to explore; raise it for a finished image")}))
              + "\npreview_every = 20  # redraw the image and loss curve every this many steps"
              + "\ncompare_with = \"\"  # an earlier run folder to show side by side with this one (empty for none)",
      ["parameters"]),
@@ -122,75 +184,44 @@ reconstruct = notebook([
     ("md", "# What a layer keeps\n\nContent and style reconstructions from noise (Gatys et al. Fig. 1), "
            "feature inversion (Mahendran & Vedaldi) and DeepDream, for one image and one layer (set). "
            "The trial notebook of the reconstruction studies in `experiments/`."),
-    ("code", """task = "content"  # what to do: "content" (match one layer's features), "style" (match a layer set's Grams), "invert" (Mahendran-Vedaldi), "dream" (DeepDream)
-image = "chelsea"  # the image whose features are reconstructed: a path or a bundled sample
-layers = ["conv4_2"]  # one layer for content and invert, a set for style, one or more for dream (paper or Keras names)
-output_dir = "runs/reconstruct"  # run folder to write
-model = "vgg19"  # feature network: "vgg19" | "vgg16"
-weights = "imagenet"  # "imagenet" | "random" (labelled) | path to .h5
-pooling = "max"  # "max" | "avg"
-optimizer = "lbfgs"  # "lbfgs" (as Gatys et al. for reconstructions) | "adam" | "sgd"; dream ignores it
-learning_rate = None  # adam/sgd initial step in pixel units; None: the optimiser's default (adam 5, sgd 1e-5)
-decay_steps = 100  # ExponentialDecay period in steps
-decay_rate = 0.96  # ExponentialDecay factor
-epochs = 1  # epochs x steps_per_epoch is the number of iterations (content, style, invert)
-steps_per_epoch = 200  # iterations per epoch
-image_size = 256  # longest side in pixels
-seed = 0  # seeds the noise start, random weights and TensorFlow
-lambda_tv = -1.0  # invert: TV weight; negative picks the depth schedule (0.005 conv1-2, 0.05 conv3-4, 0.5 conv5)
-lambda_alpha = 1e-05  # invert: weight of the alpha-norm range prior
-alpha = 6.0  # invert: exponent of the alpha-norm (Mahendran-Vedaldi use 6)
-beta = 2.0  # invert: exponent of the TV term (2 is the squared form)
-steps = 20  # dream: gradient-ascent steps per octave
-step_size = 0.01  # dream: step as a fraction of 255, along the normalised gradient
-octaves = 3  # dream: number of scales, coarse to fine
-octave_scale = 1.4  # dream: size ratio between octaves
-show = True  # display the result and the loss plot""", ["parameters"]),
-    ("code", "import nststudy\nimport nststudy.notebook\nfrom nststudy.reconstruct import reconstruct\n\n"
+    ("code", "\n".join([
+        'task = "content"  # what to do: "content" (match one layer\'s features), "style" (match a layer set\'s '
+        'Grams), "invert" (Mahendran-Vedaldi), "dream" (DeepDream)',
+        'image = "chelsea"  # the image whose features are reconstructed: a path or a bundled sample',
+        'layers = ["conv4_2"]  # one layer for content and invert, a set for style, one or more for dream (paper '
+        'or Keras names)',
+        'output_dir = "runs/reconstruct"  # run folder to write']
+        + config_lines({"optimizer": ("lbfgs", "Gatys et al. reconstruct with L-BFGS; dream ignores it"),
+                        "epochs": (1, "one epoch of steps_per_epoch iterations"),
+                        "steps_per_epoch": (200, "200 iterations for content, style and invert")},
+                       only=("model", "weights", "pooling", "optimizer", "learning_rate", "decay_steps", "decay_rate",
+                             "epochs", "steps_per_epoch", "image_size", "seed"))
+        + option_lines()) + "\nshow = True  # display the result and the loss plot", ["parameters"]),
+    ("code", "import nststudy\nimport nststudy.notebook\nimport nststudy.reconstruct\n\n"
              "config = nststudy.notebook.config_from_parameters(globals(), extra=nststudy.notebook.RECONSTRUCT_ONLY)\n"
-             "options = dict(alpha=alpha, beta=beta, lambda_alpha=lambda_alpha, lambda_tv=None if lambda_tv < 0 else lambda_tv,\n"
-             "               steps=steps, step_size=step_size, octaves=octaves, octave_scale=octave_scale)"),
-    ("code", "result = reconstruct(task, image, layers, config, **options)\nrun = nststudy.save_run(result, output_dir)\n"
+             "options = {name: globals()[name] for names in nststudy.reconstruct.OPTIONS.values() for name in names}\n"
+             "options['lambda_tv'] = None if lambda_tv < 0 else lambda_tv  # None: the depth schedule"),
+    ("code", "result = nststudy.reconstruct.reconstruct(task, image, layers, config, **options)\nrun = nststudy.save_run(result, output_dir)\n"
              "print(run, result.stopped, result.final, {k: v for k, v in result.info.items() if k.startswith('metric_')})"),
     ("code", "if show:\n    from IPython.display import Image, display\n\n"
              "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
 ])
 
 # Real time (issue 20): train a feed-forward transform network; the trial notebook of experiments/feedforward.
-TRAIN_PARAMS = '''\
-content = ""  # training photos (a sweep's content side): a folder, or a comma-separated list of images; empty for the bundled samples
-style = "hubble_deep_field"  # style image: a path or a bundled sample
-output_dir = "runs/train"  # run folder to write: model.keras, previews/, loss.png, history.csv, config.json
-width = 0.5  # channel multiplier of the network: 1 (Johnson et al.: 32/64/128), 0.5, 0.25
-residual_blocks = 5  # residual blocks at 1/4 resolution (Johnson et al.: 5)
-padding = "zero"  # "zero" (the conv's own padding, fast) | "reflect" (mirror the border first, slower)
-held_out = 1  # photos kept out of training and stylised as previews
-crop_size = 256  # side of the square random training crops in pixels (128-256)
-scale_jitter = 0.5  # crops take crop_size * 2**u source pixels, u uniform in [-scale_jitter, scale_jitter]
-flip = True  # mirror half the crops left-right
-model = "vgg19"  # loss network: "vgg19" | "vgg16"
-weights = "imagenet"  # "imagenet" | "random" (labelled) | path to .h5
-pooling = "max"  # "max" | "avg"
-content_layers = ["conv3_3"]  # content layer(s), paper or Keras names (relu3_3 as in the issue)
-style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]  # style layers (Gatys et al.)
-style_layer_weights = [0.2, 0.2, 0.2, 0.2, 0.2]  # omega_l, one per style layer
-style_size = 0  # longest side of the style image when its Grams are taken (0: crop_size)
-content_weight = 1.0  # alpha
-style_weight = 10.0  # beta
-tv_weight = 0.0  # weight of the squared total variation of the output
-noise_std = 0.0  # std in pixels of the input noise of the stability term (Gupta et al. 2017); 0 off
-stability_weight = 0.0  # lambda on mean (f(x) - f(x + noise))^2; set with noise_std
-batch_size = 4  # crops per step
-steps = 2000  # stop after this many steps
-minutes = 0.0  # or after this many minutes of training (0: no limit)
-learning_rate = 0.001  # Adam step size (Johnson et al.: 1e-3)
-checkpoint_every = 100  # save the resume point every N steps
-preview_every = 100  # stylise the held-out photos every N steps (0: only at the end)
-preview_size = 256  # longest side of the previews
-seed = 0  # seeds the weights, the crops and the noise
-image_size = 0  # size in a sweep preset (smoke: 32); when > 0 it sets crop_size and preview_size
-epochs = 0  # length in a sweep preset (smoke: 1 x 3); when both are > 0, steps is epochs times steps_per_epoch
-steps_per_epoch = 0  # see epochs'''
+# Every TrainConfig field but ``photos`` (the notebook's ``content``, a sweep's content side) comes from the
+# dataclass with its help; the preset-only sizes below map a sweep preset onto it.
+from nststudy.trainconfig import TrainConfig  # noqa: E402
+
+TRAIN_PARAMS = "\n".join(
+    ['content = ""  # training photos (a sweep\'s content side): a folder, or a comma-separated list of images; '
+     'empty for the bundled samples',
+     'style = "hubble_deep_field"  # style image: a path or a bundled sample',
+     'output_dir = "runs/train"  # run folder to write: model.keras, previews/, loss.png, history.csv, config.json']
+    + config_lines(cls=TrainConfig, only=[f.name for f in fields(TrainConfig) if f.name != "photos"])
+    + ["image_size = 0  # size in a sweep preset (smoke: 32); when > 0 it sets crop_size and preview_size",
+       "epochs = 0  # length in a sweep preset (smoke: 1 x 3); when both are > 0, steps is epochs times "
+       "steps_per_epoch",
+       "steps_per_epoch = 0  # see epochs"])
 
 train = notebook([
     ("md", "# Train a real-time style network\n\nTrains Johnson et al.'s transform network for one style with the "
@@ -208,7 +239,17 @@ train = notebook([
              "    display(Image(filename=str(run / 'image.png')), Image(filename=str(run / 'loss.png')))"),
 ])
 
-for name, nb in (("stylize", stylize), ("explore", explore), ("report", report), ("reconstruct", reconstruct),
-                 ("train", train)):
-    nbf.write(nb, OUT / f"{name}.ipynb")
-    print("wrote", OUT / f"{name}.ipynb")
+NOTEBOOKS = {"stylize": stylize, "explore": explore, "report": report, "reconstruct": reconstruct,
+             "train": train}
+
+
+def main():
+    for name, nb in NOTEBOOKS.items():
+        nbf.write(nb, OUT / f"{name}.ipynb")
+        print("wrote", OUT / f"{name}.ipynb")
+    README.write_text(readme_with_table(README.read_text()))
+    print("wrote the parameter table of", README)
+
+
+if __name__ == "__main__":
+    main()
