@@ -142,12 +142,12 @@ class StyleConfig(ConfigRecord):
                                 "style layers; Gatys et al.: conv1_1 ... conv5_1 (seed 000 §4.5)", items=str)
     style_layer_weights: tuple = param((0.2, 0.2, 0.2, 0.2, 0.2), "ω_l, one weight per style layer (Gatys: 1/5 each)",
                                        items=float)
-    style_normalization: str = param("none", '"none" (E_l of Gatys et al. eq. 4) | "target" (each E_l divided by '
-                                             'its value for a black feature map, the squared relative Gram error: losses.'
-                                             'normalized_style_layer_loss)')
+    style_normalization: str = param("target", '"target" (each E_l divided by its value for a black feature map, the '
+                                               'squared relative Gram error: losses.normalized_style_layer_loss; every '
+                                               'layer counts, experiments/defaults) | "none" (E_l of Gatys et al. eq. 4)')
     content_weight: float = param(1.0, "α, weight of the content loss")
-    style_weight: float = param(1.0, "β, weight of the style loss (α/β sets the trade-off; 1 balances Keras's "
-                                     "unscaled VGG, see README)")
+    style_weight: float = param(4e12, "β, weight of the style loss (α/β sets the trade-off; 4e12 with the "
+                                      "\"target\" normalisation at 256 px, experiments/defaults; about 1e3 with \"none\")")
     tv_weight: float = param(0.0, "weight of the total-variation term Σ[(Δx)²+(Δy)²] on the 0..255 image (0: off, "
                                   "as Gatys et al.)")
     optimizer: str = param("adam", '"adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)')
@@ -157,7 +157,8 @@ class StyleConfig(ConfigRecord):
     decay_steps: int = param(100, "ExponentialDecay: the learning rate is multiplied by decay_rate every decay_steps "
                                   "steps (smoothly)")
     decay_rate: float = param(0.96, "ExponentialDecay factor")
-    epochs: int = param(10, "epochs × steps_per_epoch is the number of steps (seed 004: 10 × 100)")
+    epochs: int = param(5, "epochs × steps_per_epoch is the number of steps (seed 004: 10 × 100; 500 meet issue "
+                               "18's bar, experiments/defaults)")
     steps_per_epoch: int = param(100, "steps (or L-BFGS iterations) per epoch")
     image_size: int = param(256, "longest side of the result in pixels (seed 004 used 400); the style image is "
                                  "resized to the content's size")

@@ -222,7 +222,7 @@ def smoke_run(tmp_path_factory):
     """stylize.ipynb executed once with smoke parameters: (executed notebook, requested output_dir)."""
     tmp = tmp_path_factory.mktemp("stylize_nb")
     out = tmp / "nb_run"
-    nb = execute(STYLIZE, tmp / "output.ipynb", output_dir=str(out), style_weight=0.5, **SMOKE)
+    nb = execute(STYLIZE, tmp / "output.ipynb", output_dir=str(out), style_weight=2e12, **SMOKE)
     return nb, out
 
 
@@ -237,7 +237,7 @@ def test_stylize_notebook_writes_a_labelled_run(smoke_run):
                  "result.json"):
         assert (run / name).is_file(), name
     record = load_run(run)
-    assert record["config"] == StyleConfig(style_weight=0.5, **SMOKE)
+    assert record["config"] == StyleConfig(style_weight=2e12, **SMOKE)
     assert len(record["history"]) == 2 and record["result"]["status"] == "complete"
     assert "random" in record["result"]["weights"].lower()
     # the injected parameters follow the parameters cell, and show=True displayed the image and loss plot
@@ -322,7 +322,7 @@ def swept_study(tmp_path_factory):
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump({
         "name": "tiny_report", "question": "Does the report notebook draw a study?", "source": "tests",
-        "notebook": str(STYLIZE), "base": dict(SMOKE), "combine": "product", "axes": {"style_weight": [0.1]},
+        "notebook": str(STYLIZE), "base": dict(SMOKE), "combine": "product", "axes": {"style_weight": [1e12]},
         "pairs": [["chelsea", "hubble_deep_field"]], "presets": {"smoke": {"steps_per_epoch": 2}}}))
     summary = run_sweep(path, preset="smoke", progress=False)
     assert summary["ran"] == 1 and summary["failed"] == []

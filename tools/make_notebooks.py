@@ -50,6 +50,8 @@ def literal(name, value) -> str:
     """A default as the notebook writes it: lists for tuples, paper names for layers."""
     if isinstance(value, tuple):
         value = [paper_name(v) for v in value] if name in LAYER_FIELDS else list(value)
+    if isinstance(value, float) and value and not 1e-4 <= abs(value) < 1e6:
+        return f"{value:.6g}"  # 4e+12, not 4000000000000.0: still a Python float literal
     return repr(value).replace("'", '"')
 
 
