@@ -124,7 +124,7 @@ def realtime_label(rt: dict) -> str:
     return (f"Measured {rt.get('date', '(date not recorded)')} on {rt['cpu']}, {rt['cpus']} CPUs, TensorFlow "
             f"{rt['tensorflow']}" + (f"; load average {load}" if load else "") + f". Transform network with "
             f"{rt.get('residual_blocks', 5)} residual blocks, {rt.get('padding', 'zero')} padding, batch 1, "
-            f"{rt['weights']}; median frame time over {rt.get('rounds', '?')} interleaved rounds of "
+            f"{rt['weights']}; median frame time over {rt.get('rounds', '?')} interleaved round(s) of "
             f"{rt.get('frames', '?')} frames." + (" **Quick run**: smoke sizes, not the goals' sizes." if rt.get("quick")
                                                   else ""))
 
