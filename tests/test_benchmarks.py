@@ -58,7 +58,8 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     out = proc.stdout
     assert "RANDOM WEIGHTS" in out
     for figure in ("matmul:", "per step 64²:", "per step 96²:", "paths 96²: tf.function", "GFLOP/s 96²:",
-                   "time to quality 64²: nststudy L-BFGS", "precision 64²", "peak memory 128²:", "sweep overhead 64²:"):
+                   "time to quality 64²: nststudy L-BFGS", "precision 64²", "peak memory 128²:", "sweep overhead 64²:",
+                   "realtime: ", "| 64² fps (ms a frame, GFLOP/s) | 128² fps", "Goals (issue 20)"):
         assert figure in out, figure
     results = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "RANDOM WEIGHTS" in results and "| speed-up per step at 96²" in results
@@ -69,6 +70,8 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert data["quality"]["target"] > 0 and len(data["memory"]) == 3
     assert data["per_step"][1]["path"] in ("tf.function", "XLA", "bfloat16", "bfloat16 + XLA")
     assert set(data["precision"]["runs"]) == {"float32", "bfloat16"}
+    assert data["realtime"]["quick"] and len(data["realtime"]["fps"]) == 3 * 2 * 2  # widths x precisions x sizes
+    assert "## Real time (feed-forward network)" in results and "**Quick run**" in results
 
 
 def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
