@@ -218,7 +218,7 @@ def compare(model_dir, photos=DEFAULT_PHOTOS, output="experiments/feedforward/co
         engine = []
         for label, beta in engine_betas(config, (h, w), factors):
             folder = engine_run(name, style, engine_config(config, beta, size, steps),
-                                runs / f"{stem}_beta{beta:.4g}", progress)
+                                runs / f"{stem}_{label}_beta{beta:.4g}", progress)
             result = json.loads((folder / "result.json").read_text())
             engine.append({"label": label, "style_weight": beta, "run": str(folder), "status": result["status"],
                            "seconds": result["wall_seconds"], "call_seconds": result.get("call_seconds"),
@@ -346,7 +346,8 @@ def flicker_table(models, photos=DEFAULT_PHOTOS, clips=((16, 128), (48, 256)), p
         entry = {"model": path, "network": net.name, "precision": stylizer.precision,
                  "config": {k: v for k, v in record["config"].to_dict().items()
                             if k in ("init_model", "steps", "noise_std", "stability_weight", "learning_rate")}
-                 if record else None, "photos": []}
+                 if record else None, "steps_trained": record["result"].get("steps") if record else None,
+                 "photos": []}
         for name, photo in images.items():
             row = {"photo": name, "flicker": {}}
             for frames, side in clips:
