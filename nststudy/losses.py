@@ -137,6 +137,25 @@ def gram_rescale(content_hw, style_hw, poolings: int) -> float:
     return m_x / m_a
 
 
+def equivalent_style_weight(style_weight: float, trained_hw, image_hw, poolings: int) -> float:
+    """β' = β · M_c(image) / M_c(trained): the style weight that gives an image of ``image_hw`` the balance of
+    content and style a weight β gave images of ``trained_hw`` (a network's training crops), M_c the positions
+    of the content layer (``feature_positions``, reached through ``poolings`` poolings).
+
+    L_content = ½ Σ (F − P)² (seed 000, eq. 1) sums over the M_c positions, so it grows in proportion to
+    them for images of the same kind, while E_l = Σ (G − A)² / (4 N² M²) (eq. 4) does not grow with size
+    (G sums over M positions; the 1/M² cancels it). Scaling β by the ratio of positions keeps α·L_content
+    : β·L_style, hence the optimum's trade-off, as it was: a network trained at β = 10 on 128² crops matches
+    the engine at β = 30 on a 256×192 photo (content at conv3_3, 2 poolings: 64·48 / 32² = 3).
+    """
+    m_image = feature_positions(*image_hw[:2], poolings)
+    m_trained = feature_positions(*trained_hw[:2], poolings)
+    if not (m_image and m_trained):
+        raise ValueError(f"after {poolings} poolings {image_hw[:2]} has {m_image} and {trained_hw[:2]} has "
+                         f"{m_trained} content positions: use larger images or a shallower content layer")
+    return float(style_weight) * m_image / m_trained
+
+
 def norm_prior(image, exponent=6.0):
     """‖x‖_p^p = Σ |x|^p with p = ``exponent``: Mahendran & Vedaldi's bounded-range prior (their α-norm,
     α = 6 in their papers)."""
@@ -202,4 +221,4 @@ def stability_loss(output, noisy_output):
 
 __all__ = ["content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss", "total_variation_loss",
            "norm_prior", "inversion_terms", "dream_objective", "dream_step", "MV_B", "MV_V",
-           "feature_positions", "gram_rescale", "stability_loss"]
+           "feature_positions", "gram_rescale", "equivalent_style_weight", "stability_loss"]

@@ -7,6 +7,7 @@ resume after a kill, previews and the run folder.
     loss.png        the terms against the step                   previews/     held-out photos every K steps
     checkpoint.npz  weights, Adam state, step, training time (the resume point, every N steps)
     model.keras     the trained network (nststudy.transform)      image.png     the first held-out preview
+    inputs.json     also the md5 of ``init_model``, the network a fine-tune started from (TrainConfig.init_model)
     result.json     how the run ended, final losses, time, metric_* of the first held-out photo (quality
                     panel of nststudy.metrics and the flicker of a pan-and-zoom clip); written last
 
@@ -29,11 +30,11 @@ from .colour import preprocess
 from .files import atomic_path, save_figure, write_json, write_text
 from .images import CONTENT_SAMPLES, ImageError, load_image, resize_longest, save_image
 from .loop import history_row
-from .models import build_extractor, resolve_weights
+from .models import build_extractor, file_md5, resolve_weights
 from .objective import targets
 from .runs import environment, history_csv, run_directory
 from .trainconfig import TrainConfig
-from .transform import Stylizer, build_transform, save_transform
+from .transform import Stylizer, build_transform, load_transform, save_transform
 
 # The photos trained on when none are given: the bundled sample photos (the Tübingen photo and
 # scikit-image's four), names load_image understands. One constant to extend.
@@ -208,6 +209,27 @@ def prepare(style, config: TrainConfig, photos=None):
     return style_image, (list(train_names), train_photos), (list(held_names), held), source
 
 
+def _model_file(path) -> Path:
+    """The .keras file ``load_transform`` reads for ``path`` (a file, or a run folder's model.keras)."""
+    path = Path(path)
+    return path / "model.keras" if path.is_dir() else path
+
+
+def initial_weights(config: TrainConfig) -> list | None:
+    """The weights training starts from: None for fresh seeded ones; with ``config.init_model``, that network's
+    (a ``.keras`` file or run folder from ``nststudy train``). Its architecture must be the one the config
+    builds (same width, residual_blocks and padding: same name and weight shapes), else ValueError naming both."""
+    if not config.init_model:
+        return None
+    model = load_transform(config.init_model)
+    fresh = build_transform(config.width, config.residual_blocks, config.padding, config.seed)
+    if model.name != fresh.name or [w.shape for w in model.weights] != [w.shape for w in fresh.weights]:
+        raise ValueError(f"init_model={config.init_model}: its network is {model.name!r} but the config builds "
+                         f"{fresh.name!r} (width={config.width:g}, residual_blocks={config.residual_blocks}, "
+                         f"padding={config.padding}); set those to the model's, or leave init_model empty")
+    return model.get_weights()
+
+
 def train(style, config: TrainConfig = TrainConfig(), output_dir="runs/train", progress=True,
           callback=None) -> Path:
     """Train a transform network for ``style`` (path, sample name, PIL image or array) into a new run folder.
@@ -220,16 +242,18 @@ def train(style, config: TrainConfig = TrainConfig(), output_dir="runs/train", p
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     style_image, (train_names, photos), (held_names, held), source = prepare(style, config)
+    init = initial_weights(config)
     directory = run_directory(output_dir, source)
     if (directory / "config.json").exists() or (directory / "result.json").exists():
         raise ValueError(f"{directory}: already holds a run; continue a training run with --resume "
                          f"{directory}, or choose another folder")
     directory.mkdir(parents=True, exist_ok=True)
     save_image(style_image, directory / "style.png")
+    started = {"init_model_md5": file_md5(_model_file(config.init_model))} if init is not None else {}
     write_json(directory / "inputs.json", {"style": str(style) if isinstance(style, (str, Path)) else "(array)",
-                                           "photos": train_names, "held_out": held_names})
+                                           "photos": train_names, "held_out": held_names, **started})
     write_json(directory / "config.json", config.to_dict())
-    return _run(directory, config, style_image, photos, (held_names, held), source, None, progress, callback)
+    return _run(directory, config, style_image, photos, (held_names, held), source, None, progress, callback, init)
 
 
 def resume(directory, steps: int | None = None, minutes: float | None = None, progress=True, callback=None) -> Path:
@@ -254,7 +278,7 @@ def resume(directory, steps: int | None = None, minutes: float | None = None, pr
     return _run(directory, config, style_image, photos, held, source, checkpoint, progress, callback)
 
 
-def _run(directory, config, style_image, photos, held, source, checkpoint, progress, callback) -> Path:
+def _run(directory, config, style_image, photos, held, source, checkpoint, progress, callback, init=None) -> Path:
     import keras
 
     from .loop import set_seed
@@ -262,6 +286,8 @@ def _run(directory, config, style_image, photos, held, source, checkpoint, progr
     write_json(directory / "env.json", environment(source, config.seed))
     set_seed(config.seed)
     net = build_transform(config.width, config.residual_blocks, config.padding, config.seed)
+    if init is not None and checkpoint is None:  # a fine-tune: start from init_model's weights
+        net.set_weights(init)
     extractor = build_extractor(config.model, config.content_layers + config.style_layers, source, config.pooling)
     content_extractor = build_extractor(config.model, config.content_layers, source, config.pooling)
     optimizer = keras.optimizers.Adam(config.learning_rate)
@@ -355,11 +381,10 @@ def held_out_metrics(stylizer, photo: np.ndarray, style: np.ndarray, source) -> 
     16-frame pan-and-zoom clip of the photo at 128 px (nststudy.video)."""
     from .images import resize
     from .metrics import run_metrics
-    from .video import flicker, pan_zoom_frames
+    from .video import clip_flicker
 
     out = run_metrics(stylizer(photo), photo, resize(style, *photo.shape[:2]), source)
-    clip = pan_zoom_frames(photo, frames=16, size=(128, 128))
-    out["metric_flicker"] = flicker([stylizer(f) for f in clip], clip)
+    out["metric_flicker"] = clip_flicker(stylizer, photo, frames=16, size=(128, 128))
     return out
 
 
@@ -372,5 +397,5 @@ def _progress(total, initial, desc, enabled):
 
 
 __all__ = ["train", "resume", "TrainConfig", "Crops", "DEFAULT_PHOTOS", "photo_sources", "split_photos",
-           "load_checkpoint",
+           "load_checkpoint", "initial_weights",
            "make_loss_terms", "style_targets"]

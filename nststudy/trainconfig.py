@@ -25,6 +25,8 @@ class TrainConfig(ConfigRecord):
     width: float = param(0.5, "channel multiplier: 1 is Johnson et al.'s 32/64/128 channels; 0.5 and 0.25 are faster")
     residual_blocks: int = param(5, 'residual blocks at 1/4 resolution (Johnson et al.: 5)')
     padding: str = param("zero", '"zero" (the conv\'s own, fast) | "reflect" (mirror the border first; 1.1-1.3x slower)')
+    init_model: str = param("", 'start from this network (.keras or run folder from nststudy train; same width, '
+                                'residual_blocks, padding); "": fresh seeded weights')
     # the photos
     photos: str = param("", 'folder of photos, or a comma-separated list of images; "" = nststudy.train.DEFAULT_PHOTOS')
     held_out: int = param(1, 'photos kept out of training, stylised as previews (chosen by the seed)')
@@ -61,7 +63,7 @@ class TrainConfig(ConfigRecord):
             if value not in accepted:
                 raise ValueError(f"{name}={value!r} is not accepted; choose one of: {', '.join(accepted)}")
             object.__setattr__(self, name, value)
-        for name in ("weights", "photos"):
+        for name in ("weights", "photos", "init_model"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected a string")
         if not self.weights:

@@ -175,5 +175,13 @@ def flicker(stylised, inputs) -> float:
     return mean_frame_change(stylised) / change if change > 0 else float("nan")
 
 
-__all__ = ["VideoReader", "VideoError", "read_video", "write_video", "pan_zoom_frames", "mean_frame_change",
+def clip_flicker(stylize, photo, frames: int = 16, size=(128, 128)) -> float:
+    """``flicker`` of ``stylize`` (an RGB frame -> its stylised frame) on the pan-and-zoom clip of a still
+    ``photo`` (``pan_zoom_frames``, ``frames`` frames of ``size`` (height, width)): every training run records
+    it for its held-out photo at the defaults, so networks compare on the same clip."""
+    clip = pan_zoom_frames(photo, frames=frames, size=size)
+    return flicker([stylize(f) for f in clip], clip)
+
+
+__all__ = ["clip_flicker", "VideoReader", "VideoError", "read_video", "write_video", "pan_zoom_frames", "mean_frame_change",
            "flicker", "FlickerMeter", "is_video", "VIDEO_SUFFIXES"]

@@ -421,4 +421,5 @@ def test_dream_step_by_hand():
 def test_public_names():
     assert set(losses.__all__) == {"content_loss", "gram_matrix", "style_layer_loss", "normalized_style_layer_loss", "style_loss",
                                    "total_variation_loss", "norm_prior", "inversion_terms", "dream_objective",
-                                   "dream_step", "MV_B", "MV_V", "feature_positions", "gram_rescale", "stability_loss"}
+                                   "dream_step", "MV_B", "MV_V", "feature_positions", "gram_rescale", "equivalent_style_weight",
+                                   "stability_loss"}
