@@ -20,6 +20,8 @@ SEED_AXES = ("seed",)  # axes whose trials are repeats: averaged over, never a l
 # Default metrics, in order, by kind of study; a fallback stands in for a metric older records lack.
 STYLE_METRICS = ("metric_style_ratio", "metric_color_ratio", "metric_ssim_content")
 STYLE_FALLBACK = {"metric_style_ratio": "metric_style_distance", "metric_color_ratio": "metric_colour_to_style"}
+# measured against the style image(s): rows measured against different references (blends) do not compare
+AGAINST_STYLE = ("metric_style_ratio", "metric_color_ratio", "metric_style_distance", "metric_colour_to_style")
 TASK_METRICS = ("metric_feature_error", "metric_pixel_error")  # reconstructions and feature inversion
 LOSS_METRICS = ("total",)
 # Axis labels: what the number is, and which way is "more" of what the study is after.
@@ -65,13 +67,15 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def resolve(block: dict, axes: dict, task: bool, columns) -> dict:
+def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = True) -> dict:
     """The figure to draw: ``block`` (checked by ``check_figure``) with its defaults filled in from the sweep's
     ``axes``, whether it is a reconstruction-type study (``task``) and the ``columns`` its rows hold.
 
     x: the first swept axis that is not a seed; numeric when all its values are numbers, drawn on a log axis
     when all are positive and span more than a decade. metrics: the stylisation panel (or, for ``task``
-    studies, the reconstruction errors), as far as the rows hold them; the final total loss otherwise."""
+    studies, the reconstruction errors), as far as the rows hold them, leaving out the distances to the style
+    when the rows measure them against different references (not ``comparable``: a blend sweep); the final
+    total loss otherwise."""
     kind = block.get("kind", "metric")
     names = [a for a in axes if a not in SEED_AXES] or list(axes)
     x = block.get("x", names[0])
@@ -86,7 +90,8 @@ def resolve(block: dict, axes: dict, task: bool, columns) -> dict:
     else:
         wanted = TASK_METRICS if task else STYLE_METRICS
         metrics = [m if m in columns else STYLE_FALLBACK.get(m) for m in wanted]
-        metrics = [m for m in metrics if m in columns] or [m for m in LOSS_METRICS if m in columns]
+        metrics = [m for m in metrics if m in columns and (comparable or m not in AGAINST_STYLE)]
+        metrics = metrics or [m for m in LOSS_METRICS if m in columns]
     return {"kind": kind, "x": x, "numeric": numeric, "log_x": block.get("log_x", bool(spans)),
             "metrics": metrics, "order": list(dict.fromkeys(_key(v) for v in values)), "line_keys": line_keys(axes, x)}
 

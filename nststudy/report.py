@@ -221,7 +221,7 @@ def _save(out: Path, name: str, fig, dpi: int = 80) -> None:
 
 def figure_spec(sweep: Sweep, rows: list[dict]) -> dict:
     """The metric figure to draw for these rows: the sweep's ``figure:`` block with its defaults filled in."""
-    return resolve(sweep.figure, sweep.axes, "task" in sweep.base, {k for r in rows for k in r})
+    return resolve(sweep.figure, sweep.axes, "task" in sweep.base, {k for r in rows for k in r}, comparable(rows))
 
 
 def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> dict:

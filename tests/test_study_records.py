@@ -264,3 +264,12 @@ def test_grid_titles_break_lists_between_items_but_not_numbers():
 
     assert _wrap("style_weight=4e+12") == "style_weight=4e+12"  # PyYAML-style large betas stay one number
     assert _wrap("style_layers=conv1_1+conv2_1", width=40) == "style_layers=conv1_1 + conv2_1"
+
+
+def test_distances_to_blended_references_are_not_drawn_by_default():
+    # a blend sweep: each row's style distance is measured against its own blended target (see test_tradeoff)
+    columns = {"metric_style_distance", "metric_colour_to_style", "metric_ssim_content"}
+    blend = {"style_blend_weights": [[1.0, 0.0], [0.5, 0.5]]}
+    assert resolve({}, blend, False, columns, comparable=False)["metrics"] == ["metric_ssim_content"]
+    assert resolve({}, blend, False, columns)["metrics"] == ["metric_style_distance", "metric_colour_to_style",
+                                                             "metric_ssim_content"]
