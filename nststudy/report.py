@@ -250,7 +250,7 @@ def _tradeoff_and_text(sweep: Sweep, trials, rows, preset, runs: Path, links, re
     write_index(sweep.folder.parent)
     grid = out / GRID if (out / GRID).is_file() or not (out / "grid.png").is_file() else out / "grid.png"
     return {"results": str(out / "results.csv"), "grid": str(grid), "losses": str(out / "losses.png"),
-            "metrics": str(out / "metrics.png"), "trials": str(out / TRIALS), "readme": str(out / "README.md")}
+            "metrics": str(out / "metrics.png"), "trial_images": str(out / TRIALS), "readme": str(out / "README.md")}
 
 
 def build_report(sweep_path, preset=None) -> dict:
