@@ -571,7 +571,7 @@ def test_dask_cluster_runs_the_trials(tmp_path):
 def test_zip_grid_without_shared_columns_is_one_row_per_pair():
     """style_layers zips 8 layer sets with their weights; grouping rows by layer set would leave 32 of 40
     cells empty, so the grid puts every trial in one row, in the sweep file's order."""
-    from nststudy.report import _layout
+    from nststudy.studyfigures import _layout
 
     sweep = load_sweep(Path(__file__).parent.parent / "experiments" / "style_layers" / "sweep.yaml")
     trials = expand(sweep)
