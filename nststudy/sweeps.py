@@ -24,6 +24,7 @@ import yaml
 
 from . import status as st
 from .config import FIELD_NAMES, StyleConfig, paper_name
+from .figurespec import check_figure
 from .files import write_json
 from .fingerprint import REPO, fingerprint, fingerprint_changes, image_hash, plan, recorded_fingerprint
 from .lock import SweepLock
@@ -50,6 +51,8 @@ class Sweep:
     expected_runtime: str = ""
     presets: dict = field(default_factory=dict)
     notes: str = ""
+    figure: dict = field(default_factory=dict)  # the metric figure's x, metrics, log_x, kind (nststudy.figurespec)
+    claim: str = ""  # whether the seed's claim holds: the README's last finding
 
     @property
     def folder(self) -> Path:
@@ -66,7 +69,7 @@ def load_sweep(path) -> Sweep:
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: not valid YAML ({e})") from None
     known = {"name", "question", "source", "notebook", "base", "axes", "combine", "pairs", "images",
-             "expected_runtime", "presets", "notes"}
+             "expected_runtime", "presets", "notes", "figure", "claim"}
     for key in data:
         if key not in known:
             raise ValueError(f"{path}: unknown key {key!r}; accepted: {', '.join(sorted(known))}")
@@ -91,12 +94,16 @@ def load_sweep(path) -> Sweep:
         pairs = [list(p) for p in data["pairs"]]
         if any(len(p) != 2 for p in pairs):
             raise ValueError(f"{path}: each entry of 'pairs' must be [content, style]")
+    figure = check_figure(data.get("figure"), axes, str(path))
+    claim = data.get("claim") or ""
+    if not isinstance(claim, str):
+        raise ValueError(f"{path}: 'claim' must be text (a paragraph); got {type(claim).__name__}")
     notebook = data.get("notebook", "notebooks/stylize.ipynb")
     nb_path = Path(notebook) if Path(notebook).is_absolute() else REPO / notebook
     return Sweep(path.resolve(), data.get("name", path.parent.name), str(data["question"]).strip(),
                  str(data["source"]).strip(), nb_path, dict(data.get("base") or {}), axes, combine, pairs,
                  str(data.get("expected_runtime", "")).strip(), dict(data.get("presets") or {}),
-                 str(data.get("notes", "")).strip())
+                 str(data.get("notes", "")).strip(), figure, claim.strip())
 
 
 def _is_count(value) -> bool:

@@ -332,17 +332,17 @@ def swept_study(tmp_path_factory):
 @pytest.mark.timeout(TIMEOUT)
 def test_report_notebook_builds_the_figures(swept_study, tmp_path):
     out = swept_study.parent / "smoke"
-    names = ("results.csv", "grid.png", "losses.png", "README.md")
+    names = ("results.csv", "grid.jpg", "losses.png", "README.md")
     assert not any((out / n).exists() for n in names)
     nb = execute(REPORT, tmp_path / "output.ipynb", sweep=str(swept_study), preset="smoke")
     assert errors(nb) == []
     for name in names:
         assert (out / name).is_file(), name
-    for name in ("grid.png", "losses.png"):
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "grid.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert (out / "losses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "complete" in (out / "results.csv").read_text()
     shown = cell_with(nb, "display(Image(filename=paths['grid'])")
-    assert sum("image/png" in o.get("data", {}) for o in shown.outputs) == 2
+    assert sum(m in o.get("data", {}) for o in shown.outputs for m in ("image/png", "image/jpeg")) == 2
     assert "text/markdown" in mime_types(shown)
     assert (swept_study.parent.parent / "README.md").is_file()  # the experiments index
 

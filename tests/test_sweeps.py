@@ -73,7 +73,8 @@ def read_csv(path: Path) -> list[dict]:
 
 def assert_png(path: Path):
     assert path.is_file(), path
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    magic = b"\xff\xd8\xff" if path.suffix == ".jpg" else b"\x89PNG\r\n\x1a\n"
+    assert path.read_bytes()[:len(magic)] == magic, f"{path} is not a {path.suffix[1:].upper()}"
     with Image.open(path) as im:
         im.verify()
     with Image.open(path) as im:
@@ -404,9 +405,11 @@ def test_end_to_end_records(completed):
     assert [float(r["style_weight"]) for r in rows] == [0.01, 1.0]
     assert all(float(r["total"]) > 0 and r["steps"] == "2" for r in rows)
 
-    for name in ("grid.png", "losses.png"):
+    for name in ("grid.jpg", "losses.png", "metrics.png"):
         assert Path(summary[name.split(".")[0]]) == out / name
         assert_png(out / name)
+    for tid in ids:
+        assert_png(out / "trials" / f"{tid}.jpg")
 
     readme = (out / "README.md").read_text()
     assert "# tiny_ab" in readme
@@ -468,7 +471,8 @@ def test_report_without_runs_keeps_the_committed_record(completed, tmp_path):
     path = root / "experiments" / src.parent.name / "sweep.yaml"
     out = path.parent / "smoke"
     shutil.rmtree(out / "runs_random-weights")
-    kept = {name: (out / name).read_bytes() for name in ("grid.png", "losses.png", "results.csv")}
+    kept = {name: (out / name).read_bytes() for name in ("grid.jpg", "losses.png", "results.csv")}
+    kept.update({f"trials/{p.name}": p.read_bytes() for p in (out / "trials").iterdir()})
     data = yaml.safe_load(path.read_text())
     data["notes"] = "A note written after the run."
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -518,7 +522,7 @@ def test_failing_trial_is_recorded_and_cli_exits_1(tmp_path):
     assert rows[ok_id]["status"] == "complete"
     readme = (path.parent / "smoke" / "README.md").read_text()
     assert "1/2 trials complete" in readme and "Failed trials" in readme and bad_id in readme
-    assert_png(path.parent / "smoke" / "grid.png")
+    assert_png(path.parent / "smoke" / "grid.jpg")
 
 
 def test_lock_refuses_a_second_sweep(tmp_path):
@@ -567,7 +571,7 @@ def test_dask_cluster_runs_the_trials(tmp_path):
 def test_zip_grid_without_shared_columns_is_one_row_per_pair():
     """style_layers zips 8 layer sets with their weights; grouping rows by layer set would leave 32 of 40
     cells empty, so the grid puts every trial in one row, in the sweep file's order."""
-    from nststudy.report import _layout
+    from nststudy.studyfigures import _layout
 
     sweep = load_sweep(Path(__file__).parent.parent / "experiments" / "style_layers" / "sweep.yaml")
     trials = expand(sweep)

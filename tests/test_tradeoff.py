@@ -7,7 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from nststudy.report import tradeoff
+from nststudy.studyfigures import tradeoff
 from nststudy.sweeps import Sweep, Trial
 
 SINGLE = "vgg19 conv4_2 / conv1_1-conv5_1, imagenet; style: the original style image"

@@ -1,0 +1,143 @@
+"""A study's metric figure, specified: the ``figure:`` block of sweep.yaml checked, its defaults chosen, and the
+rows grouped into the lines it draws. Pure: no files, no matplotlib.
+
+The block (every key optional)::
+
+    figure:
+      x: style_weight        # a swept axis (default: the first one)
+      metrics: [metric_style_ratio, metric_ssim_content]  # results.csv columns (loss kinds: history.csv columns)
+      log_x: true            # default: numeric, all positive and spanning more than a decade
+      kind: metric           # metric | loss_vs_time | loss_vs_step
+"""
+
+from __future__ import annotations
+
+from .config import paper_name
+
+KINDS = ("metric", "loss_vs_time", "loss_vs_step")
+KEYS = ("x", "metrics", "log_x", "kind")
+SEED_AXES = ("seed",)  # axes whose trials are repeats: averaged over, never a line of their own
+# Default metrics, in order, by kind of study; a fallback stands in for a metric older records lack.
+STYLE_METRICS = ("metric_style_ratio", "metric_color_ratio", "metric_ssim_content")
+STYLE_FALLBACK = {"metric_style_ratio": "metric_style_distance", "metric_color_ratio": "metric_colour_to_style"}
+# measured against the style image(s): rows measured against different references (blends) do not compare
+AGAINST_STYLE = ("metric_style_ratio", "metric_color_ratio", "metric_style_distance", "metric_colour_to_style")
+TASK_METRICS = ("metric_feature_error", "metric_pixel_error")  # reconstructions and feature inversion
+LOSS_METRICS = ("total",)
+# Axis labels: what the number is, and which way is "more" of what the study is after.
+LABELS = {
+    "metric_style_ratio": "style distance / the photo's\n(lower = more style)",
+    "metric_color_ratio": "colour distance to the painting / the photo's\n(lower = more of its colours)",
+    "metric_ssim_content": "SSIM to the content\n(higher = more content)",
+    "metric_style_distance": "style distance (relative Gram)\n(lower = more style)",
+    "metric_colour_to_style": "colour distance to the style (CIELAB)\n(lower = more of its colours)",
+    "metric_colour_to_content": "colour distance to the content (CIELAB)\n(lower = closer colours)",
+    "metric_content_distance": "content distance (relative, conv4_2)\n(lower = more content)",
+    "metric_feature_error": "relative feature error\n(lower = closer reconstruction)",
+    "metric_pixel_error": "pixel RMSE / 255\n(lower = closer to the original)",
+    "total": "final total loss",
+}
+
+
+def check_figure(block, axes: dict, where: str) -> dict:
+    """The ``figure:`` block of a sweep file, checked against its swept ``axes``; ``where`` names the file in
+    errors. Returns the block as a dict with only the keys given."""
+    if block is None:
+        return {}
+    if not isinstance(block, dict):
+        raise ValueError(f"{where}: 'figure' must be a mapping with keys {', '.join(KEYS)}; got {block!r}")
+    for key in block:
+        if key not in KEYS:
+            raise ValueError(f"{where}: figure: unknown key {key!r}; accepted: {', '.join(KEYS)}")
+    if "x" in block and block["x"] not in axes:
+        raise ValueError(f"{where}: figure: x={block['x']!r} is not a swept axis; accepted: {', '.join(axes)}")
+    metrics = block.get("metrics", [])
+    if "metrics" in block and (not isinstance(metrics, list) or not metrics
+                               or not all(isinstance(m, str) and m for m in metrics)):
+        raise ValueError(f"{where}: figure: metrics must be a non-empty list of results.csv column names; "
+                         f"got {metrics!r}")
+    if "log_x" in block and not isinstance(block["log_x"], bool):
+        raise ValueError(f"{where}: figure: log_x must be true or false; got {block['log_x']!r}")
+    if block.get("kind", "metric") not in KINDS:
+        raise ValueError(f"{where}: figure: kind={block['kind']!r}; accepted: {', '.join(KINDS)}")
+    return dict(block)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = True) -> dict:
+    """The figure to draw: ``block`` (checked by ``check_figure``) with its defaults filled in from the sweep's
+    ``axes``, whether it is a reconstruction-type study (``task``) and the ``columns`` its rows hold.
+
+    x: the first swept axis that is not a seed; numeric when all its values are numbers, drawn on a log axis
+    when all are positive and span more than a decade. metrics: the stylisation panel (or, for ``task``
+    studies, the reconstruction errors), as far as the rows hold them, leaving out the distances to the style
+    when the rows measure them against different references (not ``comparable``: a blend sweep); the final
+    total loss otherwise."""
+    kind = block.get("kind", "metric")
+    names = [a for a in axes if a not in SEED_AXES] or list(axes)
+    x = block.get("x", names[0])
+    values = axes[x]
+    numeric = all(_is_number(v) for v in values)
+    spans = numeric and min(values) > 0 and max(values) / min(values) > 10
+    columns = set(columns)
+    if "metrics" in block:
+        metrics = list(block["metrics"])
+    elif kind != "metric":
+        metrics = list(LOSS_METRICS)
+    else:
+        wanted = TASK_METRICS if task else STYLE_METRICS
+        metrics = [m if m in columns else STYLE_FALLBACK.get(m) for m in wanted]
+        metrics = [m for m in metrics if m in columns and (comparable or m not in AGAINST_STYLE)]
+        metrics = metrics or [m for m in LOSS_METRICS if m in columns]
+    return {"kind": kind, "x": x, "numeric": numeric, "log_x": block.get("log_x", bool(spans)),
+            "metrics": metrics, "order": list(dict.fromkeys(_key(v) for v in values)), "line_keys": line_keys(axes, x)}
+
+
+def line_keys(axes: dict, x: str) -> list[str]:
+    """The axes that make a line of their own beside the image pair: every swept axis but ``x`` and the seed."""
+    return [a for a in axes if a != x and a not in SEED_AXES]
+
+
+def aggregate(rows: list[dict], x: str, metric: str, keys: list[str], order=None) -> dict:
+    """Group ``rows`` into lines: one per image pair and value of the ``keys`` that vary within an x value
+    (keys fixed by x, as in a zip sweep, do not split a line). Within a line, rows with equal x (seeds, or
+    repeats) become one point: ``(x, mean, min, max, n)``. Rows without a number for ``metric`` are left out.
+    Points are in ``order`` (x values as ``resolve`` gives them; others after, in row order); each point's x is
+    the value's text (``"0.01"``, ``"conv4_2"``). Returns ``{label: points}``."""
+    rows = [r for r in rows if _is_number(r.get(metric)) and r.get(x) is not None]
+    by_x = {}
+    for r in rows:
+        by_x.setdefault(_key(r[x]), []).append(r)
+    split = [k for k in keys if any(len({_key(r.get(k)) for r in g}) > 1 for g in by_x.values())]
+    pairs = {str(r.get("pair", "")) for r in rows}
+    groups = {}
+    for r in rows:
+        label = ", ".join(([str(r.get("pair", ""))] if len(pairs) > 1 else [])
+                          + [f"{k}={_key(r.get(k))}" for k in split])
+        groups.setdefault(label, {}).setdefault(_key(r[x]), []).append(float(r[metric]))
+    rank = {v: i for i, v in enumerate(order or [])}
+    out = {}
+    for label, points in groups.items():
+        xs = sorted(points, key=lambda v: rank.get(v, len(rank)))
+        out[label] = [(v, sum(points[v]) / len(points[v]), min(points[v]), max(points[v]), len(points[v]))
+                      for v in xs]
+    return out
+
+
+def _key(value) -> str:
+    """A swept value as a row holds it, in one form whether the row came from the trials or from results.csv
+    (``1.0`` and ``"1"`` are one value; lists are ``a+b``, as ``sweeps.format_value`` writes them)."""
+    if isinstance(value, (list, tuple)):
+        return "+".join(_key(v) for v in value) if value else "none"
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return paper_name(str(value))
+
+
+__all__ = ["KINDS", "KEYS", "LABELS", "check_figure", "resolve", "aggregate", "line_keys"]

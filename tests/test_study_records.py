@@ -1,0 +1,275 @@
+"""A study's record can be checked (issue 18): each trial's result as a JPEG at the run's size, linked from the
+README's table; grid tiles large enough to see grain; a metric-versus-parameter figure drawn from the rows;
+the README in the order question, figures, numbers, what the figure shows, the seed's claim.
+
+No notebook runs here: the trial folders are written by hand, as a finished trial leaves them (result.json,
+output.ipynb, the images, config.json, history.csv), so each test takes a second or two.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+matplotlib.use("Agg")
+
+from nststudy.figurespec import aggregate, resolve  # noqa: E402
+from nststudy.report import build_report  # noqa: E402
+from nststudy.studyfigures import metric_figure  # noqa: E402
+from nststudy.sweeps import expand, load_sweep  # noqa: E402
+
+PAIR = ["chelsea", "hubble_deep_field"]
+ID_1 = "chelsea+hubble_deep_field__style_weight=1"
+ID_10 = "chelsea+hubble_deep_field__style_weight=10"
+# The README's links, written out by hand: '+' percent-encoded as %2B, '=' kept (both legal in a URL path).
+LINK_1 = "[jpg](trials/chelsea%2Bhubble_deep_field__style_weight=1.jpg)"
+LINK_10 = "[jpg](trials/chelsea%2Bhubble_deep_field__style_weight=10.jpg)"
+RED, BLUE = (230, 20, 20), (20, 20, 230)
+
+
+def make_study(root: Path, axes=None, extra=None) -> Path:
+    data = {"name": "records", "question": "Is every record checkable?", "source": "tests/test_study_records.py",
+            "base": {"weights": "random", "image_size": 32}, "axes": axes or {"style_weight": [1.0, 10.0]},
+            "pairs": [PAIR], "expected_runtime": "none: written by hand"}
+    data.update(extra or {})
+    folder = root / "experiments" / "records"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sweep.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder / "sweep.yaml"
+
+
+def fake_trial(folder: Path, colour, size=(64, 40), metrics=None, losses=(10.0, 4.0)):
+    """A finished trial's folder: ``size`` is (width, height) of its result, filled with ``colour``."""
+    folder.mkdir(parents=True)
+    w, h = size
+    Image.fromarray(np.full((h, w, 3), colour, np.uint8)).save(folder / "image.png")
+    for name, grey in (("content.png", 120), ("style.png", 200)):
+        Image.fromarray(np.full((h, w, 3), grey, np.uint8)).save(folder / name)
+    (folder / "config.json").write_text("{}")
+    (folder / "history.csv").write_text("step,total,content,style,tv,seconds\n"
+                                        + "".join(f"{i},{v},{v / 2},{v / 2},0.0,{0.5 * i}\n"
+                                                  for i, v in enumerate(losses, 1)))
+    final = {"total": losses[-1], "content": losses[-1] / 2, "style": losses[-1] / 2, "tv": 0.0, "seconds": 1.0}
+    (folder / "result.json").write_text(json.dumps({
+        "status": "complete", "final": final, "steps": len(losses), "wall_seconds": 1.0,
+        "weights": "random weights (test)", **(metrics or {})}))
+    (folder / "output.ipynb").write_text("{}")
+
+
+def runs_of(path: Path) -> Path:
+    return path.parent / "runs_random-weights"
+
+
+def two_trials(tmp_path, extra=None):
+    path = make_study(tmp_path, extra=extra)
+    fake_trial(runs_of(path) / ID_1, RED, metrics={"metric_ssim_content": 0.8, "metric_style_distance": 4.0})
+    fake_trial(runs_of(path) / ID_10, BLUE, metrics={"metric_ssim_content": 0.3, "metric_style_distance": 2.0})
+    return path
+
+
+def test_each_trial_is_a_jpeg_at_the_runs_size_linked_from_the_table(tmp_path):
+    path = two_trials(tmp_path)
+    build_report(path)
+    out = path.parent
+    for tid, colour in ((ID_1, RED), (ID_10, BLUE)):
+        jpg = out / "trials" / f"{tid}.jpg"
+        assert jpg.read_bytes()[:3] == b"\xff\xd8\xff", f"{jpg} is not a JPEG"
+        with Image.open(jpg) as im:
+            assert im.size == (64, 40)  # the run's full size (fake_trial's 64 x 40)
+            assert np.abs(np.asarray(im, float).mean((0, 1)) - colour).max() < 4  # its result, not another's
+    readme = (out / "README.md").read_text()
+    assert "| image | pair | style_weight |" in readme
+    assert f"| {LINK_1} | chelsea / hubble_deep_field | 1 |" in readme
+    assert f"| {LINK_10} | chelsea / hubble_deep_field | 10 |" in readme
+
+
+def test_jpegs_of_trials_no_longer_in_the_sweep_are_removed(tmp_path):
+    path = two_trials(tmp_path)
+    old = path.parent / "trials" / "chelsea+hubble_deep_field__style_weight=100.jpg"
+    old.parent.mkdir()
+    Image.new("RGB", (8, 8)).save(old)
+    failed = runs_of(path) / ID_10
+    (failed / "result.json").unlink()
+    (failed / "failed.json").write_text(json.dumps({"reason": "test: the trial failed"}))
+    build_report(path)
+    assert sorted(p.name for p in (path.parent / "trials").iterdir()) == [f"{ID_1}.jpg"]
+    readme = (path.parent / "README.md").read_text()
+    assert LINK_1 in readme and LINK_10 not in readme  # a failed trial has no result to link
+
+
+def test_a_fresh_clone_keeps_the_jpegs_and_links_those_there_are(tmp_path):
+    path = two_trials(tmp_path)
+    build_report(path)
+    out = path.parent
+    kept = {p.name: p.read_bytes() for p in (out / "trials").iterdir()}
+    shutil.rmtree(runs_of(path))
+    (out / "trials" / f"{ID_10}.jpg").unlink()
+    paths = build_report(path)
+    assert paths["kept_figures"]
+    assert (out / "trials" / f"{ID_1}.jpg").read_bytes() == kept[f"{ID_1}.jpg"]
+    readme = (out / "README.md").read_text()
+    assert LINK_1 in readme and LINK_10 not in readme
+    assert "![grid](grid.jpg)" in readme
+
+
+def test_grid_is_a_jpeg_whose_tiles_are_at_least_256_px(tmp_path):
+    path = two_trials(tmp_path)
+    (path.parent / "grid.png").write_bytes(b"an older record's grid")
+    paths = build_report(path)
+    grid = path.parent / "grid.jpg"
+    assert Path(paths["grid"]) == grid and grid.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert not (path.parent / "grid.png").exists()  # replaced, not left beside it
+    with Image.open(grid) as im:
+        px = np.asarray(im.convert("RGB"), int)
+    red = (px[..., 0] > 180) & (px[..., 1] < 70) & (px[..., 2] < 70)  # the style_weight=1 trial's tile
+    ys, xs = np.nonzero(red)
+    assert len(xs), "the red tile is not in the grid"
+    # a 64 x 40 result drawn 256+ px on its long side (the width), its aspect kept (height 5/8 of it)
+    width, height = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    assert width >= 256, width
+    assert abs(height / width - 40 / 64) < 0.03
+
+
+def test_readme_sections_come_in_issue_18s_order(tmp_path):
+    path = two_trials(tmp_path, extra={"notes": "What the figure shows, in words.",
+                                       "claim": "The seed's claim holds: more beta, more style."})
+    build_report(path)
+    readme = (path.parent / "README.md").read_text()
+    order = ["# records", "**Question.**", "**Source.**", "![metrics](metrics.png)", "![grid](grid.jpg)",
+             "![losses](losses.png)", "![trade-off](tradeoff.png)", "## Numbers", "## What the figure shows",
+             "What the figure shows, in words.", "## Does the seed's claim hold?", "more beta, more style",
+             "**Reproduce.**", "**Expected runtime.**", "**Record.**"]
+    where = [readme.find(s) for s in order]
+    assert -1 not in where, [s for s, i in zip(order, where) if i == -1]
+    assert where == sorted(where), [s for s, _ in sorted(zip(order, where), key=lambda p: p[1])]
+
+
+def test_no_claim_no_claim_section(tmp_path):
+    path = two_trials(tmp_path)
+    build_report(path)
+    assert "## Does the seed's claim hold?" not in (path.parent / "README.md").read_text()
+
+
+def test_metrics_figure_is_drawn_from_a_committed_results_csv(tmp_path):
+    """A fresh clone: no runs, only results.csv. metrics.png is drawn from its rows: the style distance stands
+    in for the style ratio an older record lacks, and each panel's line holds the table's numbers."""
+    path = make_study(tmp_path, axes={"style_weight": [0.01, 1.0, 100.0]})
+    rows = [(f"chelsea+hubble_deep_field__style_weight={w}", w, ssim, sd)
+            for w, ssim, sd in (("0.01", 0.85, 4.9), ("1", 0.73, 4.7), ("100", 0.25, 2.7))]
+    (path.parent / "results.csv").write_text(
+        "trial,pair,style_weight,status,total,weights,metric_ssim_content,metric_style_distance\n"
+        + "".join(f"{t},chelsea / hubble_deep_field,{w},complete,1.0,ImageNet weights,{a},{b}\n" for t, w, a, b in rows))
+    build_report(path)
+    assert (path.parent / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![metrics](metrics.png)" in (path.parent / "README.md").read_text()
+
+    sweep = load_sweep(path)
+    from nststudy.report import figure_spec, rows_from_csv
+
+    table = rows_from_csv(path.parent / "results.csv")
+    spec = figure_spec(sweep, table)
+    assert spec["metrics"] == ["metric_style_distance", "metric_ssim_content"] and spec["log_x"]
+    fig = metric_figure(sweep, table, spec)
+    style_ax, ssim_ax = fig.axes
+    assert list(style_ax.lines[0].get_xdata()) == [0.01, 1.0, 100.0]
+    assert list(style_ax.lines[0].get_ydata()) == [4.9, 4.7, 2.7]
+    assert list(ssim_ax.lines[0].get_ydata()) == [0.85, 0.73, 0.25]
+    assert style_ax.get_xscale() == "log" and "lower = more style" in style_ax.get_ylabel()
+    assert "ImageNet weights" in fig._suptitle.get_text()
+
+
+def test_seeds_are_averaged_with_their_spread_and_n():
+    """Hand values: pair A at x=1 has seeds 1, 2, 3 (mean 2, min 1, max 3); at x=10 seeds 4 and 6 (mean 5);
+    pair B one seed each. One line per pair, the seed never a line of its own."""
+    rows = [{"pair": "A", "beta": "1", "seed": s, "m": v} for s, v in ((0, 1.0), (1, 2.0), (2, 3.0))]
+    rows += [{"pair": "A", "beta": "10", "seed": s, "m": v} for s, v in ((0, 4.0), (1, 6.0))]
+    rows += [{"pair": "B", "beta": 1.0, "seed": 0, "m": 7.0}, {"pair": "B", "beta": 10.0, "seed": 0, "m": None}]
+    lines = aggregate(rows, "beta", "m", keys=[], order=["10", "1"])
+    assert lines == {"A": [("10", 5.0, 4.0, 6.0, 2), ("1", 2.0, 1.0, 3.0, 3)], "B": [("1", 7.0, 7.0, 7.0, 1)]}
+
+
+def test_an_axis_that_varies_at_equal_x_makes_lines_and_one_fixed_by_x_does_not():
+    # a zip sweep like the optimizer study: learning rate goes with the optimiser, steps vary within each
+    rows = [{"pair": "A", "opt": o, "lr": lr, "steps": n, "m": float(i)}
+            for i, (o, lr, n) in enumerate([("sgd", 1e-4, 50), ("sgd", 1e-4, 80), ("adam", 5, 50), ("adam", 5, 80)])]
+    lines = aggregate(rows, "opt", "m", keys=["lr", "steps"], order=["sgd", "adam"])
+    assert lines == {"steps=50": [("sgd", 0.0, 0.0, 0.0, 1), ("adam", 2.0, 2.0, 2.0, 1)],
+                     "steps=80": [("sgd", 1.0, 1.0, 1.0, 1), ("adam", 3.0, 3.0, 3.0, 1)]}
+
+
+def test_seed_axis_draws_a_band_and_says_n(tmp_path):
+    path = make_study(tmp_path, axes={"style_weight": [1.0, 10.0], "seed": [0, 1, 2]})
+    sweep = load_sweep(path)
+    rows = [{"pair": "chelsea / hubble_deep_field", "style_weight": t.axes["style_weight"], "seed": t.axes["seed"],
+             "metric_ssim_content": 0.5 + 0.1 * t.axes["seed"], "weights": "w"} for t in expand(sweep)]
+    fig = metric_figure(sweep, rows, resolve({}, sweep.axes, False, rows[0]))
+    ax = fig.axes[0]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([0.6, 0.6])  # mean of 0.5, 0.6, 0.7
+    assert ax.collections, "no min-max band"
+    assert "n=3" in ax.get_legend().get_texts()[0].get_text()
+
+
+def test_figure_defaults_follow_the_axes():
+    layers = {"layers": [["conv1_2"], ["block4_conv2"]]}
+    spec = resolve({}, layers, True, {"metric_feature_error", "metric_pixel_error", "total"})
+    assert spec["x"] == "layers" and not spec["numeric"] and spec["order"] == ["conv1_2", "conv4_2"]
+    assert spec["metrics"] == ["metric_feature_error", "metric_pixel_error"]  # a reconstruction's errors
+    spec = resolve({}, {"style_weight": [1.0, 5.0]}, False, {"metric_style_ratio", "metric_color_ratio",
+                                                               "metric_ssim_content", "metric_style_distance"})
+    assert spec["metrics"] == ["metric_style_ratio", "metric_color_ratio", "metric_ssim_content"]
+    assert spec["numeric"] and not spec["log_x"]  # one decade at most: linear
+    assert resolve({}, {"seed": [0, 1], "init": ["noise"]}, False, {"total"})["x"] == "init"
+    assert resolve({}, {"octaves": [1, 3]}, True, {"total"})["metrics"] == ["total"]  # DeepDream: no metric
+    assert resolve({"kind": "loss_vs_time"}, {"optimizer": ["adam"]}, False, set())["metrics"] == ["total"]
+
+
+@pytest.mark.parametrize("block, message", [
+    ({"x": "beta"}, r"x='beta' is not a swept axis; accepted: style_weight"),
+    ({"kind": "scatter"}, r"kind='scatter'; accepted: metric, loss_vs_time, loss_vs_step"),
+    ({"metrics": "metric_ssim_content"}, r"metrics must be a non-empty list"),
+    ({"log_x": "yes"}, r"log_x must be true or false"),
+    ({"y": "metric_ssim_content"}, r"unknown key 'y'; accepted: x, metrics, log_x, kind"),
+])
+def test_figure_block_is_checked(tmp_path, block, message):
+    path = make_study(tmp_path, extra={"figure": block})
+    with pytest.raises(ValueError, match=message) as e:
+        load_sweep(path)
+    assert str(path) in str(e.value)
+
+
+def test_claim_must_be_text(tmp_path):
+    with pytest.raises(ValueError, match="'claim' must be text"):
+        load_sweep(make_study(tmp_path, extra={"claim": ["holds"]}))
+    sweep = load_sweep(make_study(tmp_path / "b", extra={"claim": "Holds.\n", "figure": {"x": "style_weight"}}))
+    assert sweep.claim == "Holds." and sweep.figure == {"x": "style_weight"}
+
+
+def test_loss_kinds_are_drawn_from_the_runs_and_kept_without_them(tmp_path):
+    path = two_trials(tmp_path, extra={"figure": {"kind": "loss_vs_time"}})
+    build_report(path)
+    drawn = (path.parent / "metrics.png").read_bytes()
+    assert drawn[:8] == b"\x89PNG\r\n\x1a\n"
+    shutil.rmtree(runs_of(path))
+    assert build_report(path)["kept_figures"]
+    assert (path.parent / "metrics.png").read_bytes() == drawn  # histories are not in results.csv: kept
+
+
+def test_grid_titles_break_lists_between_items_but_not_numbers():
+    from nststudy.studyfigures import _wrap
+
+    assert _wrap("style_weight=4e+12") == "style_weight=4e+12"  # PyYAML-style large betas stay one number
+    assert _wrap("style_layers=conv1_1+conv2_1", width=40) == "style_layers=conv1_1 + conv2_1"
+
+
+def test_distances_to_blended_references_are_not_drawn_by_default():
+    # a blend sweep: each row's style distance is measured against its own blended target (see test_tradeoff)
+    columns = {"metric_style_distance", "metric_colour_to_style", "metric_ssim_content"}
+    blend = {"style_blend_weights": [[1.0, 0.0], [0.5, 0.5]]}
+    assert resolve({}, blend, False, columns, comparable=False)["metrics"] == ["metric_ssim_content"]
+    assert resolve({}, blend, False, columns)["metrics"] == ["metric_style_distance", "metric_colour_to_style",
+                                                             "metric_ssim_content"]
