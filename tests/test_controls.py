@@ -104,12 +104,15 @@ def test_feature_positions_match_the_networks_feature_shapes():
 def test_style_targets_are_rescaled_per_layer_by_its_positions():
     """With a style image of another size (style_scale), each layer's target Gram is the style's Gram times
     M_l(content) / M_l(style) of that layer. 24x19 content, 48x38 style: conv1_1 456 / 1824 = 1/4;
-    conv3_1 (2 poolings) 24 -> 6, 19 -> 4: 24 positions; 48 -> 12, 38 -> 9: 108; 24 / 108 = 2/9, not 1/4."""
+    conv3_1 (2 poolings) 24 -> 6, 19 -> 4: 24 positions; 48 -> 12, 38 -> 9: 108; 24 / 108 = 2/9, not 1/4.
+    The hand value is the paper's E_l, so the config states style_normalization "none" (the default has been
+    "target" since 2d2eece); the default's Ê_l is checked against the same rescaled targets at the end."""
+    from nststudy.losses import normalized_style_layer_loss
     from nststudy.objective import make_loss_fn
 
     src = resolve_weights("vgg19", "random", 0)
     config = StyleConfig(weights="random", content_layers=["conv1_1"], style_layers=["conv1_1", "conv3_1"],
-                         style_layer_weights=[0.5, 0.5])
+                         style_layer_weights=[0.5, 0.5], style_normalization="none")
     ex = build_extractor("vgg19", ["conv1_1", "conv3_1"], src)
     content, style = make_content(24, 19), make_style(48, 38)
     x = np.random.default_rng(0).uniform(0, 255, (1, 24, 19, 3)).astype(np.float32)
@@ -120,6 +123,14 @@ def test_style_targets_are_rescaled_per_layer_by_its_positions():
     pixel_ratio = sum(0.5 * float(style_layer_loss(fx[n], gram_matrix(fs[n]) / 4))
                       for n in ("block1_conv1", "block3_conv1"))
     assert abs(pixel_ratio / want - 1) > 1e-3  # the two conventions differ here
+    assert got == pytest.approx(want, rel=1e-5)
+    # Ê_l = Σ(G − A)² / ΣA² is not scale-free in A: the same per-layer factors must reach the "target" loss.
+    got = float(make_loss_fn(ex, config.replace(style_normalization="target"), content, style)(x)["style"])
+    want = sum(0.5 * float(normalized_style_layer_loss(fx[n], gram_matrix(fs[n]) * factor))
+               for n, factor in (("block1_conv1", 1 / 4), ("block3_conv1", 2 / 9)))
+    pixel_ratio = sum(0.5 * float(normalized_style_layer_loss(fx[n], gram_matrix(fs[n]) / 4))
+                      for n in ("block1_conv1", "block3_conv1"))
+    assert abs(pixel_ratio / want - 1) > 1e-3
     assert got == pytest.approx(want, rel=1e-5)
 
 
