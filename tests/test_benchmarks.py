@@ -71,25 +71,6 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert set(data["precision"]["runs"]) == {"float32", "bfloat16"}
 
 
-def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
-    """An interrupted time-to-quality run keeps the methods it saved and runs only the rest."""
-    ran = []
-    done = {"curve": [], "reached": True, "seconds": 1.0, "step": 1, "path": "tf.function"}
-    monkeypatch.setattr(measure, "_curve_until", lambda c, s, config, target, coarse, check: ran.append(config.scales)
-                        or dict(done, best=target))
-    monkeypatch.setattr(measure, "warm_paths", lambda c, s, sizes: None)
-    monkeypatch.setattr(measure, "TutorialLoop", None)  # the baseline is saved: it must not be rerun
-    base = {"curve": [(9.0, 5.0, 4)], "reached": True, "seconds": 9.0, "step": 4, "best": 5.0}
-    lbfgs = dict(base, seconds=3.0)
-    partial = {"size": 64, "steps": 4, "target": 5.0, "complete": False,
-               "methods": {"tutorial baseline (Adam 0.02)": base, "nststudy L-BFGS": lbfgs}}
-    saved = []
-    result = measure.time_to_quality(None, 64, 4, partial, saved.append)
-    assert result["complete"] and result["methods"]["nststudy L-BFGS"] is lbfgs
-    assert sorted(ran, key=len) == [(), (32,), (16, 32)]  # Adam, the two multiscale starts
-    assert len(saved) == 3 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
-
-
 def test_multiscale_methods_set_coarse_lengths_apart_from_the_final_size(monkeypatch):
     """Coarse lengths are given for 1000 baseline steps and scaled with the steps: with 4 steps, 500 -> 2 and
     250, 750 -> 1, 3 (4 x n / 1000); the final size may run all 4 steps; the callback's coarse count is their sum."""
@@ -115,3 +96,23 @@ def test_tune_stages_candidates_parsed_or_refused():
     for bad in ("2", "2:100,150", "2,4:100,150", "1:100", "a:b"):
         with pytest.raises(argparse.ArgumentTypeError, match="DIVISORS:ITERATIONS|e.g. 4,2:100,150"):
             tune_stages.parse_candidate(bad)
+
+
+def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
+    """An interrupted time-to-quality run keeps the methods it saved and runs only the rest."""
+    ran = []
+    done = {"curve": [], "reached": True, "seconds": 1.0, "step": 1, "path": "tf.function"}
+    monkeypatch.setattr(measure, "_curve_until", lambda c, s, config, target, coarse, check: ran.append(config.scales)
+                        or dict(done, best=target))
+    monkeypatch.setattr(measure, "warm_paths", lambda c, s, sizes: None)
+    monkeypatch.setattr(measure, "TutorialLoop", None)  # the baseline is saved: it must not be rerun
+    base = {"curve": [(9.0, 5.0, 4)], "reached": True, "seconds": 9.0, "step": 4, "best": 5.0}
+    lbfgs = dict(base, seconds=3.0)
+    partial = {"size": 64, "steps": 4, "target": 5.0, "complete": False,
+               "methods": {"tutorial baseline (Adam 0.02)": base, "nststudy L-BFGS": lbfgs}}
+    saved = []
+    result = measure.time_to_quality(None, 64, 4, partial, saved.append)
+    assert result["complete"] and result["methods"]["nststudy L-BFGS"] is lbfgs
+    assert sorted(ran, key=len) == [(), (32,), (16, 32)]  # Adam, the two multiscale starts
+    assert len(saved) == 3 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
+
