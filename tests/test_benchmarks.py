@@ -115,4 +115,3 @@ def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
     assert result["complete"] and result["methods"]["nststudy L-BFGS"] is lbfgs
     assert sorted(ran, key=len) == [(), (32,), (16, 32)]  # Adam, the two multiscale starts
     assert len(saved) == 3 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
-
