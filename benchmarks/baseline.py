@@ -112,4 +112,5 @@ def tutorial_config(height: int, width: int, **changes):
     return StyleConfig(content_layers=tuple(CONTENT_LAYERS), style_layers=tuple(STYLE_LAYERS),
                        style_layer_weights=(1.0,) * len(STYLE_LAYERS), content_weight=CONTENT_WEIGHT * 2 / (n * m),
                        style_weight=STYLE_WEIGHT * 4 / len(STYLE_LAYERS), init="content",
+                       style_normalization="none",  # Gatys's E_l, as the tutorial; nststudy's default is "target"
                        image_size=max(height, width), **changes)

@@ -1,14 +1,16 @@
 """Real-time benchmark (issue 20): frames per second of the transform network, batch 1, at 256² and 512², for
 widths 1, 1/2, 1/4, and where the time goes (ablations of one layer kind at a time).
 
-    python benchmarks/realtime.py                  # the table and the breakdown (about 4 min on 2 cores)
+    python benchmarks/realtime.py                  # the table and the breakdown (about 3-4 min on 2 cores)
     python benchmarks/realtime.py --quick          # a smoke run (seconds)
     python benchmarks/realtime.py --json out.json  # also write the numbers
 
-Weights are seeded random: speed does not depend on their values, and every line says so. Each (width, size)
-is timed in interleaved rounds (one after the other, then again) and the median frame time is reported, so
-the drift of a shared machine hits all of them alike. Goals (issue 20): >= 24 fps at 256² and >= 6 fps at
-512² for the recommended width.
+`make bench` (run.py) runs this as its "realtime" section and keeps the record in results.json, from which
+report.py writes RESULTS.md's "Real time" section and the README's real-time block; run alone, it only prints
+(and writes --json). Weights are seeded random: speed does not depend on their values, and every line says
+so. Each (width, size) is timed in interleaved rounds (one after the other, then again) and the median frame
+time is reported, so the drift of a shared machine hits all of them alike. Goals (issue 20, report.TARGETS):
+>= 24 fps at 256² and >= 6 fps at 512² for the recommended width and precision.
 """
 
 from __future__ import annotations
@@ -23,17 +25,25 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+import report  # noqa: E402
+
 WIDTHS = (1.0, 0.5, 0.25)
 SIZES = (256, 512)
-GOALS = {256: 24.0, 512: 6.0}
 RECOMMENDED_WIDTH = 0.5  # README "Real time"; keep in step with TrainConfig.width's default
-RECOMMENDED_PRECISION = "bfloat16"  # on CPUs with native bfloat16 (avx512_bf16 / amx_bf16); else float32
 PRECISIONS = ("float32", "bfloat16")
-LABEL = "random weights (speed only)"
+LABEL = "seeded random weights (speed only; it does not depend on their values)"
+
+
+def recommended_precision() -> str:
+    """What ``nststudy apply --precision auto`` computes in on this CPU: bfloat16 where it is native, else float32."""
+    from nststudy.transform import native_bfloat16
+
+    return "bfloat16" if native_bfloat16() else "float32"
 
 
 def transform_flops(size: int, width: float, residual_blocks: int = 5) -> float:
@@ -84,12 +94,14 @@ def measure(widths=WIDTHS, sizes=SIZES, precisions=PRECISIONS, rounds: int = 3, 
     return out
 
 
-def breakdown(width: float = RECOMMENDED_WIDTH, size: int = 256, rounds: int = 3, frames: int = 8) -> dict:
-    """Frame time of the recommended network and of variants that change one thing: where the time goes.
+def breakdown(width: float = RECOMMENDED_WIDTH, size: int = 256, rounds: int = 3, frames: int = 8,
+              precision: str = "bfloat16") -> dict:
+    """Frame time (ms) of the recommended network (the first entry) and of variants that change one thing:
+    where the time goes.
 
     "no instance norm" swaps the norm layers for the identity (the network computes something else; only
     its speed is of interest); "3 residual blocks" drops two of the five; "reflect padding" mirrors the
-    border before each conv; "float32" computes without bfloat16.
+    border before each conv; the other precision computes in float32 instead of bfloat16 or the reverse.
     """
     import keras
 
@@ -99,7 +111,8 @@ def breakdown(width: float = RECOMMENDED_WIDTH, size: int = 256, rounds: int = 3
         def call(self, x):
             return x
 
-    variants = {"recommended: zero padding, 5 blocks, bfloat16": {}, "float32": {"precision": "float32"},
+    other = "float32" if precision == "bfloat16" else "bfloat16"
+    variants = {f"recommended: zero padding, 5 blocks, {precision}": {}, other: {"precision": other},
                 "reflect padding": {"padding": "reflect"}, "3 residual blocks": {"residual_blocks": 3},
                 "no residual blocks": {"residual_blocks": 0}, "no instance norm": {"norm": False}}
     stylizers = {}
@@ -111,7 +124,7 @@ def breakdown(width: float = RECOMMENDED_WIDTH, size: int = 256, rounds: int = 3
             net = transform.build_transform(width, v.get("residual_blocks", 5), v.get("padding", "zero"), seed=0)
         finally:
             transform.InstanceNormalization = original
-        stylizers[name] = transform.Stylizer(net, v.get("precision", "bfloat16"))
+        stylizers[name] = transform.Stylizer(net, v.get("precision", precision))
     times = {name: [] for name in variants}
     for name in variants:
         frame_times(stylizers[name], size, 2)
@@ -139,7 +152,7 @@ def layer_kind(layer, shape) -> str:
     return kinds.get(name, "other (scale, pad, crop, tanh)")
 
 
-def per_layer(width: float = RECOMMENDED_WIDTH, size: int = 256, precision: str = RECOMMENDED_PRECISION,
+def per_layer(width: float = RECOMMENDED_WIDTH, size: int = 256, precision: str = "bfloat16",
               reps: int = 10) -> dict:
     """Median time of each layer run alone on its real input (one compiled call per layer), summed by
     kind: where a frame's time goes. The sum is near the whole network's frame time, not equal to it
@@ -174,29 +187,9 @@ def per_layer(width: float = RECOMMENDED_WIDTH, size: int = 256, precision: str 
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
-def cpu_model() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
-def table(results: dict) -> list[str]:
-    widths = sorted({w for w, _, _ in results}, reverse=True)
-    precisions = sorted({p for _, p, _ in results}, reverse=True)
-    sizes = sorted({s for _, _, s in results})
-    lines = ["| width | precision | " + " | ".join(f"{s}² fps (ms, GFLOP/s)" for s in sizes) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in sizes) + " |"]
-    for w in widths:
-        for p in precisions:
-            cells = [f"{results[(w, p, s)]['fps']:.1f} ({results[(w, p, s)]['ms']:.0f} ms, "
-                     f"{results[(w, p, s)]['gflops']:.0f})" for s in sizes]
-            mark = " (recommended)" if (w, p) == (RECOMMENDED_WIDTH, RECOMMENDED_PRECISION) else ""
-            lines.append(f"| {w:g}{mark} | {p} | " + " | ".join(cells) + " |")
-    return lines
-
-
 def main(argv=None) -> dict:
+    """Measure, print the table, the goals and where the time goes, and return the record (run.py keeps it in
+    results.json as "realtime"; report.py reads it)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one round of 2 frames, 64 and 128 px: a smoke run")
     p.add_argument("--json", help="write the numbers to this file")
@@ -204,30 +197,26 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     import tensorflow as tf
 
+    from nststudy.accel import cpu_model
+
     sizes, rounds, frames = ((64, 128), 1, 2) if args.quick else (SIZES, 3, 8)
+    precision = recommended_precision()
+    load_at_start = os.getloadavg()[0]
     print(f"realtime: {cpu_model()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}; transform network, batch 1, "
-          f"zero padding, 5 residual blocks, {LABEL}; load average {os.getloadavg()[0]:.1f}", flush=True)
+          f"zero padding, 5 residual blocks, {LABEL}; load average {load_at_start:.1f}", flush=True)
     results = measure(sizes=sizes, rounds=rounds, frames=frames)
-    for line in table(results):
-        print(line)
-    rec = {s: results[(RECOMMENDED_WIDTH, RECOMMENDED_PRECISION, s)]["fps"] for s in sizes}
-    for s, goal in GOALS.items():
-        if s in rec:
-            print(f"goal {s}²: >= {goal:g} fps at width {RECOMMENDED_WIDTH:g}, {RECOMMENDED_PRECISION}: "
-                  f"{rec[s]:.1f} fps -> {'met' if rec[s] >= goal else 'NOT met'}")
-    parts = {} if args.no_breakdown else breakdown(size=sizes[0], rounds=rounds, frames=frames)
-    for name, ms in parts.items():
-        print(f"breakdown, width {RECOMMENDED_WIDTH:g} at {sizes[0]}²: {name}: {ms:.1f} ms a frame")
-    layers = {} if args.no_breakdown else per_layer(size=sizes[0], reps=3 if args.quick else 10)
-    total = sum(layers.values())
-    for kind, ms in layers.items():
-        print(f"per layer, width {RECOMMENDED_WIDTH:g}, {RECOMMENDED_PRECISION} at {sizes[0]}²: {kind}: {ms:.1f} ms "
-              f"({100 * ms / total:.0f} %)")
-    record = {"cpu": cpu_model(), "cpus": os.cpu_count(), "tensorflow": tf.__version__, "weights": LABEL,
-              "load_average": os.getloadavg(),
+    parts = {} if args.no_breakdown else breakdown(size=sizes[0], rounds=rounds, frames=frames, precision=precision)
+    layers = {} if args.no_breakdown else per_layer(size=sizes[0], precision=precision, reps=3 if args.quick else 10)
+    record = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_model(), "cpus": os.cpu_count(),
+              "tensorflow": tf.__version__, "weights": LABEL, "quick": args.quick, "rounds": rounds,
+              "frames": frames, "residual_blocks": 5, "padding": "zero",
+              "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg()[0],
+              "recommended": {"width": RECOMMENDED_WIDTH, "precision": precision},
               "fps": [{"width": w, "precision": p, "size": s, **v} for (w, p, s), v in results.items()],
               "breakdown_ms": parts, "per_layer_ms": layers, "breakdown_size": sizes[0],
-              "breakdown_width": RECOMMENDED_WIDTH}
+              "breakdown_width": RECOMMENDED_WIDTH, "breakdown_precision": precision}
+    for line in report.realtime_lines(record):
+        print(line, flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
     return record

@@ -1,12 +1,13 @@
 """`make bench`: nststudy against the TensorFlow tutorial's style-transfer loop, side by side in one process.
 
-    python benchmarks/run.py                 # the full run (about 40-60 min on 2 cores)
+    python benchmarks/run.py                 # the full run (about 65-85 min on 2 cores)
     python benchmarks/run.py --quick         # a small smoke run into $TMPDIR/nststudy-bench-quick (a few minutes)
 
 Prints one line per figure, saves results.json after each section and, at the end, has report.py write
-RESULTS.md (machine, versions, table, targets, caveats) from it, plus the README's generated block when
+RESULTS.md (machine, versions, table, targets, caveats) from it, plus the README's generated blocks when
 --out is benchmarks/ itself; loss_vs_time.png goes into --out. With no ImageNet weights found, runs on seeded random weights (speed does
-not depend on weight values) and says so in every line.
+not depend on weight values) and says so in every line. The last section, "realtime", is benchmarks/realtime.py
+(the feed-forward network's frames per second, always on seeded random weights, labelled so).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import measure  # noqa: E402
 import peak_memory  # noqa: E402
+import realtime  # noqa: E402
 import report  # noqa: E402
 
 from report import TARGETS  # noqa: E402
@@ -139,6 +141,13 @@ def measure_all(args, r: dict, save) -> None:
         print(f"sweep overhead {o['size']}²: {o['overhead_s']:.1f} s outside the optimisation, against "
               f"{o['projected_optimisation_s']:.0f} s for {o['default_steps']} steps -> {o['overhead_fraction']:.1%} "
               f"(target <= 10%)", flush=True)
+    if "realtime" not in r:  # realtime.main prints its own lines
+        r["realtime"] = realtime.main(["--quick"] if quick else [])
+        save(r)
+    else:
+        print(f"realtime: kept from results.json (measured {r['realtime'].get('date', '?')})", flush=True)
+        for line in report.realtime_goal_lines(r["realtime"]):
+            print(f"realtime goal {line[2:]}", flush=True)
 
 
 def main(argv=None) -> int:

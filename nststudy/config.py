@@ -9,13 +9,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import math
-import re
 from dataclasses import dataclass, field, fields
 
-# Convolutions per block of the two Keras VGG models (include_top=False).
-_CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
-MODELS = tuple(_CONVS_PER_BLOCK)
+from .values import _as_tuple, _number, parse_list
+from .vgglayers import MODELS, keras_layer_name, layer_depth, model_layers, paper_name
+
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
 INITS = ("content", "noise", "style")
 POOLINGS = ("max", "avg")
@@ -38,53 +36,6 @@ STYLE_NORMALIZATIONS = ("none", "target")  # see losses.normalized_style_layer_l
 # lbfgs: ignored (its line search sets the step).
 SGD_RATE = 1e-5
 DEFAULT_LEARNING_RATES = {"adam": 5.0, "sgd": SGD_RATE}
-
-
-def model_layers(model: str) -> tuple[str, ...]:
-    """Keras layer names of a VGG model's feature stack, input to output."""
-    if model not in _CONVS_PER_BLOCK:
-        raise ValueError(f"model {model!r} is not supported; accepted: {', '.join(MODELS)}")
-    names = []
-    for block, convs in enumerate(_CONVS_PER_BLOCK[model], start=1):
-        names += [f"block{block}_conv{i}" for i in range(1, convs + 1)]
-        names.append(f"block{block}_pool")
-    return tuple(names)
-
-
-def paper_name(keras_name: str) -> str:
-    """``block4_conv2`` -> ``conv4_2``; ``block4_pool`` -> ``pool4``."""
-    m = re.fullmatch(r"block(\d)_conv(\d)", keras_name)
-    if m:
-        return f"conv{m[1]}_{m[2]}"
-    m = re.fullmatch(r"block(\d)_pool", keras_name)
-    if m:
-        return f"pool{m[1]}"
-    return keras_name
-
-
-def keras_layer_name(name: str, model: str = "vgg19") -> str:
-    """Resolve a paper or Keras layer name to the Keras name, checking it exists in ``model``.
-
-    Accepts ``block4_conv2``, ``conv4_2``, ``relu4_2`` (Keras's conv layers include the ReLU),
-    ``block4_pool`` and ``pool4``. Raises ValueError listing the valid names otherwise.
-    """
-    valid = model_layers(model)
-    key = str(name).strip().lower()
-    m = re.fullmatch(r"(?:conv|relu)(\d)_(\d)", key)
-    if m:
-        key = f"block{m[1]}_conv{m[2]}"
-    m = re.fullmatch(r"pool(\d)", key)
-    if m:
-        key = f"block{m[1]}_pool"
-    if key not in valid:
-        shown = ", ".join(f"{paper_name(v)}/{v}" for v in valid)
-        raise ValueError(f"layer {name!r} is not a layer of {model}; valid names (paper/Keras): {shown}")
-    return key
-
-
-def layer_depth(name: str, model: str = "vgg19") -> int:
-    """Position of a layer in the model's feature stack (0 = block1_conv1)."""
-    return model_layers(model).index(keras_layer_name(name, model))
 
 
 def param(default, help: str, items=None):
@@ -286,42 +237,9 @@ def _check_keys(data):
             raise ValueError(f"unknown config key {key!r}{hint}; accepted keys: {', '.join(FIELD_NAMES)}")
 
 
-def parse_list(name: str, value) -> list:
-    """The one list parser: a list or tuple as it is; a string as a JSON list (``'["conv4_2"]'``) or as
-    comma- or space-separated items (``conv1_1,conv2_1``), the forms ``--set``, papermill ``-p`` and sweep
-    files pass. Items of a separated string stay strings."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.startswith("["):
-            return [v for v in re.split(r"[,\s]+", text) if v]
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{name}={text!r}: not a valid JSON list ({e}); or give comma-separated items") from None
-    if isinstance(value, (dict, bytes)):
-        raise ValueError(f"{name}={value!r}: expected a list")
-    try:
-        return list(value)
-    except TypeError:
-        raise ValueError(f"{name}={value!r}: expected a list") from None
-
-
-def _as_tuple(name, value):
-    return tuple(parse_list(name, value))
-
-
 def help_text(name: str, cls=None) -> str:
     """The help text of a field of ``cls`` (a config dataclass; StyleConfig when not given)."""
     return (cls or StyleConfig).__dataclass_fields__[name].metadata["help"]
-
-
-def _number(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}={value!r}: expected a number")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={value!r}: must be finite")
-    return value
 
 
 def parse_value(key: str, text: str):

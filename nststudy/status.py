@@ -2,7 +2,7 @@
 ``nststudy sweep``'s exit code all read.
 
 A run's ``result.json`` carries one of the finished statuses (written by ``nststudy.runs``); a sweep adds
-``failed``, ``incomplete`` and ``pending`` from what its trial folder holds (``sweeps.trial_status``).
+``failed``, ``incomplete`` and ``pending`` from what its trial folder holds (``trials.trial_status``).
 
 Finished statuses are findings: resume keeps them (when the trial's parameters are unchanged). The others
 are rerun. Old records are read by their closest honest meaning (``from_result``):

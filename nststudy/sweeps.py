@@ -12,36 +12,28 @@ one the sweep would record now; otherwise it is rerun, and the sweep says what c
 from __future__ import annotations
 
 import difflib
-import fcntl
-import hashlib
 import itertools
 import json
-import os
-import re
-import shutil
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from . import status as st
-from .cache import ENV as TARGET_CACHE_ENV
 from .config import FIELD_NAMES, StyleConfig, paper_name
 from .files import write_json
-from .images import SAMPLES
-from .reconstruct import RENAMED, renamed
+from .fingerprint import REPO, fingerprint, fingerprint_changes, image_hash, plan, recorded_fingerprint
+from .lock import SweepLock
+from .reconstruct import renamed
+from .trials import Trial, _outcome, format_value, run_trial, trial_id, trial_state, trial_status
 
-NOTEBOOK_EXTRA = ("content", "style", "output_dir")
 PRESETS = {
     # Tiny images, a few steps, seeded random weights: any sweep end to end in seconds per trial.
     "smoke": {"image_size": 32, "epochs": 1, "steps_per_epoch": 3, "weights": "random"},
 }
-REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -62,13 +54,6 @@ class Sweep:
     @property
     def folder(self) -> Path:
         return self.path.parent
-
-
-@dataclass
-class Trial:
-    id: str
-    params: dict  # notebook parameters (StyleConfig fields + content + style)
-    axes: dict  # the swept values that make this trial, by axis name (plus "pair")
 
 
 def load_sweep(path) -> Sweep:
@@ -112,33 +97,6 @@ def load_sweep(path) -> Sweep:
                  str(data["source"]).strip(), nb_path, dict(data.get("base") or {}), axes, combine, pairs,
                  str(data.get("expected_runtime", "")).strip(), dict(data.get("presets") or {}),
                  str(data.get("notes", "")).strip())
-
-
-def format_value(value) -> str:
-    """A short readable form of a swept value for trial ids and labels."""
-    if isinstance(value, (list, tuple)):
-        return "+".join(format_value(v) for v in value) if value else "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str):
-        return paper_name(value)
-    return str(value)
-
-
-def _stem(source) -> str:
-    """Short name of an image source; a list of style images (a blend) joins its names with '&'."""
-    if isinstance(source, (list, tuple)):
-        return "&".join(_stem(s) for s in source)
-    return Path(str(source)).stem
-
-
-def trial_id(pair, values: dict) -> str:
-    """Stable, readable id: ``<content>+<style>__<axis>=<value>...`` (filesystem-safe)."""
-    parts = ["+".join(_stem(p) for p in pair)]
-    parts += [f"{k}={format_value(v)}" for k, v in values.items()]
-    text = re.sub(r"[^A-Za-z0-9_.=+-]", "-", "__".join(parts))
-    # hashlib, not hash(): str hashes are salted per process, and the id must match on a resumed run
-    return text if len(text) <= 150 else text[:140] + "-" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 def _is_count(value) -> bool:
@@ -256,269 +214,6 @@ def runs_folder(sweep: Sweep, preset: str | None, trials) -> Path:
     root = sweep.folder / (preset or "")
     random_w = any(t.params.get("weights") == "random" for t in trials)
     return root / ("runs_random-weights" if random_w else "runs")
-
-
-class SweepLock:
-    """One sweep process per study folder: a second one refuses with a clear message."""
-
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / ".lock"
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise RuntimeError(f"{self.path.parent}: another sweep process is running on this study "
-                               f"(lock {self.path}); wait for it or stop it first") from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{os.getpid()}\n".encode())
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Fingerprints: what a trial's result depends on, recorded in trial.json and compared on resume
-
-IMAGE_PARAMS = ("content", "style", "image")  # notebook parameters that name images (a style may be a list)
-
-
-def image_sources(params: dict) -> list[str]:
-    sources = []
-    for key in IMAGE_PARAMS:
-        value = params.get(key)
-        for source in value if isinstance(value, (list, tuple)) else [value]:
-            if source is not None and str(source) not in sources:
-                sources.append(str(source))
-    return sources
-
-
-def image_hash(source: str) -> str:
-    """sha256 of an image file's bytes, or of a bundled sample's pixels (RGB uint8, C order), as the trial's
-    kernel resolves it (relative paths from the repository, where papermill runs it); "missing" when absent."""
-    path = Path(source) if Path(source).is_absolute() else REPO / source
-    if source.startswith("sample:") or (source in SAMPLES and not path.exists()):
-        import numpy as np
-
-        from .images import load_sample
-
-        return hashlib.sha256(np.ascontiguousarray(load_sample(source)).tobytes()).hexdigest()
-    if not path.is_file():
-        return "missing"
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fingerprint(trial: Trial, preset: str | None, declared: dict, hashes: dict | None = None) -> dict:
-    """Everything a trial's result depends on that the sweep controls: its resolved parameters (base, axes
-    and preset), the preset's name, each image's sha256 and the notebook's defaults for every parameter the
-    trial leaves to the notebook. JSON-normalised, so it compares equal to the copy read back from trial.json.
-    ``hashes`` caches image hashes across the trials of one sweep."""
-    hashes = {} if hashes is None else hashes
-    images = {}
-    for source in image_sources(trial.params):
-        if source not in hashes:
-            hashes[source] = image_hash(source)
-        images[source] = hashes[source]
-    defaults = {k: v for k, v in declared.items() if k not in trial.params and k not in NOTEBOOK_EXTRA}
-    record = {"preset": preset, "params": trial.params, "images": images, "notebook_defaults": defaults}
-    return json.loads(json.dumps(record, default=str))
-
-
-def recorded_fingerprint(folder: Path) -> dict | None:
-    """The fingerprint a trial folder's trial.json holds; None when there is none (written before them)."""
-    try:
-        data = json.loads((Path(folder) / "trial.json").read_text())
-    except (OSError, ValueError):
-        return None
-    record = data.get("fingerprint") if isinstance(data, dict) else None
-    if isinstance(record, dict):  # recorded before parameters were renamed: compare under the new names
-        for part in ("params", "notebook_defaults"):
-            if isinstance(record.get(part), dict):
-                record[part] = {RENAMED.get(k, k): v for k, v in record[part].items()}
-    return record
-
-
-_UNSET = object()
-
-
-def _show(value) -> str:
-    if value is _UNSET:
-        return "unset"
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def fingerprint_changes(old: dict | None, new: dict) -> list[str]:
-    """What differs between a recorded fingerprint and the current one, one phrase per key:
-    ``epochs 3 -> 10``, ``image tubingen.jpg changed``, ``notebook default tv_weight 0.0 -> 1.0``."""
-    if not isinstance(old, dict):
-        return ["no fingerprint recorded"]
-    changes = []
-    if old.get("preset") != new["preset"]:
-        changes.append(f"preset {_show(old.get('preset'))} -> {_show(new['preset'])}")
-    for section, prefix in (("params", ""), ("notebook_defaults", "notebook default ")):
-        before, now = old.get(section) or {}, new[section]
-        for key in dict.fromkeys([*now, *before]):
-            a, b = before.get(key, _UNSET), now.get(key, _UNSET)
-            if a != b:
-                changes.append(f"{prefix}{key} {_show(a)} -> {_show(b)}")
-    before = old.get("images") or {}
-    changes += [f"image {Path(s).name} changed" for s, h in new["images"].items() if before.get(s) != h]
-    return changes
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Trial folders
-
-
-def trial_state(folder: Path) -> tuple[str, str | None]:
-    """A trial folder's status (``nststudy.status``) and, for a failed one, the reason."""
-    folder = Path(folder)
-    if (folder / "failed.json").is_file():  # also when it failed before papermill wrote output.ipynb
-        try:
-            return st.FAILED, json.loads((folder / "failed.json").read_text()).get("reason")
-        except (OSError, ValueError) as e:
-            return st.FAILED, f"failed.json unreadable ({e})"
-    if (folder / "result.json").is_file() and (folder / "output.ipynb").is_file():
-        try:
-            record = json.loads((folder / "result.json").read_text())
-        except (OSError, ValueError) as e:
-            return st.FAILED, f"result.json unreadable ({e})"
-        return st.from_result(record if isinstance(record, dict) else {"status": record})
-    return (st.INCOMPLETE if folder.exists() else st.PENDING), None
-
-
-def trial_status(folder: Path) -> str:
-    return trial_state(folder)[0]
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".strip()
-
-
-def record_failure(folder: Path, reason: str, seconds: float | None = None) -> None:
-    """Write ``failed.json`` (making the folder if the trial never got as far)."""
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    seconds = None if seconds is None else round(seconds, 2)
-    write_json(Path(folder) / "failed.json", {"reason": reason, "seconds": seconds})
-
-
-_ENV_LOCK = threading.Lock()
-_ENV_USERS: dict = {}  # variable name -> [trials using it now, its value before the first of them]
-
-
-@contextmanager
-def _environment(name: str, value: str | None):
-    """Set an environment variable for the trials running in this process, and put back the value it had
-    before when the last of them ends (threads of one sweep share it; so do the tasks of a Dask worker)."""
-    if value is None:
-        yield
-        return
-    with _ENV_LOCK:
-        users = _ENV_USERS.setdefault(name, [0, os.environ.get(name)])
-        users[0] += 1
-        os.environ[name] = value
-    try:
-        yield
-    finally:
-        with _ENV_LOCK:
-            users[0] -= 1
-            if users[0] == 0:
-                del _ENV_USERS[name]
-                if users[1] is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = users[1]
-
-
-def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None, target_cache: str | None = None,
-              record: dict | None = None) -> dict:
-    """Execute one trial's notebook into ``folder`` (importable, so Dask workers can run it).
-
-    ``target_cache``: a folder for the on-disk cache of target features shared by a sweep's trials
-    (``nststudy.cache``); the trial's kernel inherits it through the environment, which is restored after.
-    ``record``: what to write as trial.json (the sweep passes ``{"trial": id, "fingerprint": ...}``).
-    Any exception, before papermill or in it, ends as ``failed.json`` with the reason.
-    """
-    folder = Path(folder)
-    partial = folder / ".output.partial.ipynb"
-    start = time.perf_counter()
-    reason = None
-    try:
-        with _environment(TARGET_CACHE_ENV, target_cache):
-            import papermill
-            from papermill.exceptions import PapermillExecutionError
-
-            if folder.exists():
-                shutil.rmtree(folder)  # an incomplete, failed or changed earlier attempt: start it over
-            folder.mkdir(parents=True)
-            write_json(folder / "trial.json", {"trial": folder.name, "params": params} if record is None else record)
-            try:
-                papermill.execute_notebook(notebook, str(partial), parameters={**params, "output_dir": str(folder)},
-                                           kernel_name="python3", progress_bar=False, cwd=cwd)
-            except PapermillExecutionError as e:
-                reason = f"{e.ename}: {e.evalue}".strip()
-    except Exception as e:  # kernel died (e.g. out of memory), timeout, no papermill, unwritable folder, ...
-        reason = _reason(e)
-    seconds = time.perf_counter() - start
-    if partial.exists():
-        os.replace(partial, folder / "output.ipynb")
-    if reason is not None:
-        record_failure(folder, reason, seconds)
-        return {"status": st.FAILED, "reason": reason, "seconds": seconds}
-    return {"status": trial_status(folder), "seconds": seconds}
-
-
-def plan(trials: list[Trial], runs: Path, records: dict) -> tuple[list[Trial], str, dict]:
-    """Which trials to run: every one not finished, and every finished one whose recorded fingerprint differs
-    from ``records[id]["fingerprint"]``. Returns them, the one-line account (``reusing 8, rerunning 2
-    (changed: epochs 3 -> 10)``) and counts."""
-    todo, changed, unfinished, reused = [], [], [], 0
-    for t in trials:
-        folder = runs / t.id
-        status = trial_status(folder)
-        if status in st.FINISHED:
-            diff = fingerprint_changes(recorded_fingerprint(folder), records[t.id]["fingerprint"])
-            if not diff:
-                reused += 1
-                continue
-            changed += [d for d in diff if d not in changed]
-            todo.append(t)
-        else:
-            unfinished.append(status)
-            todo.append(t)
-    stale = len(todo) - len(unfinished)
-    parts = [f"reusing {reused}"]
-    if stale:
-        shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
-        parts.append(f"rerunning {stale} (changed: {shown})")
-    if unfinished:
-        waiting = ", ".join(f"{n} {s}" for s, n in st.counts(unfinished).items())
-        parts.append(f"running {len(unfinished)} ({waiting})")
-    return todo, ", ".join(parts), {"reused": reused, "changed": stale}
-
-
-def _outcome(fut, folder: Path) -> dict:
-    """A finished future's result; its exception (a lost worker, an error outside papermill) is recorded as
-    the trial's failure instead of ending the sweep."""
-    try:
-        return fut.result()
-    except Exception as e:
-        reason = _reason(e)
-        try:
-            record_failure(folder, reason)
-        except OSError as err:
-            reason += f" (failed.json not written: {err})"
-        return {"status": st.FAILED, "reason": reason}
 
 
 def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True) -> dict:

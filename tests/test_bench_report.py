@@ -1,5 +1,6 @@
-"""benchmarks/report.py: every published benchmark number (RESULTS.md and the README's speed-and-memory block)
-is generated from benchmarks/results.json, and the committed README block is exactly what the generator gives."""
+"""benchmarks/report.py: every published benchmark number (RESULTS.md and the README's speed-and-memory and
+real-time blocks) is generated from benchmarks/results.json, and the committed README blocks are exactly what the
+generator gives."""
 
 import json
 import sys
@@ -82,7 +83,7 @@ def test_committed_readme_and_results_md_are_what_results_json_gives():
     """A hand edit of a number in the README's block or in RESULTS.md fails here: rerun benchmarks/report.py."""
     r = json.loads((REPO / "benchmarks" / "results.json").read_text())
     readme = (REPO / "README.md").read_text()
-    assert readme == report.replace_block(readme, report.readme_block(r))
+    assert readme == report.readme_text(readme, r)
     assert (REPO / "benchmarks" / "RESULTS.md").read_text() == report.results_md(r)
 
 
@@ -104,3 +105,85 @@ def test_precision_study_is_judged_against_the_float32_runs_last_tenth():
     differs = report.results_md(precision_fixture(120.0))  # worse than float32 was 2 steps earlier
     assert "different result (bfloat16 must then not be chosen automatically)" in differs and "loss ratio 1.2000" in differs
     assert "1.2000× the float32 result's, beyond" in report.readme_block(precision_fixture(120.0))
+
+
+def realtime_fixture() -> dict:
+    """A realtime record with round frame times, so fps, shares and verdicts are worked out by hand: the
+    recommended network (width 0.5, bfloat16) at 40 ms = 25.0 fps at 256² (goal 24: met) and 200 ms = 5.0 fps at
+    512² (goal 6: not met)."""
+    ms = {(1.0, "float32", 256): 250.0, (1.0, "float32", 512): 1000.0, (1.0, "bfloat16", 256): 125.0,
+          (1.0, "bfloat16", 512): 500.0, (0.5, "float32", 256): 80.0, (0.5, "float32", 512): 320.0,
+          (0.5, "bfloat16", 256): 40.0, (0.5, "bfloat16", 512): 200.0}
+    return {"date": "2026-11-29 23:50", "cpu": "Test CPU 9000", "cpus": 2, "tensorflow": "2.99",
+            "weights": "seeded random weights (speed only)", "quick": False, "rounds": 3, "frames": 8,
+            "residual_blocks": 5, "padding": "zero", "load_average_at_start": 0.5, "load_average_at_end": 1.5,
+            "recommended": {"width": 0.5, "precision": "bfloat16"},
+            # gflops: a made-up 2 GFLOP a frame at 256² over the frame time, enough to see the column is carried
+            "fps": [{"width": w, "precision": p, "size": s, "fps": 1000 / t, "ms": t, "gflops": 2.0 / (t / 1000)}
+                    for (w, p, s), t in ms.items()],
+            "breakdown_ms": {"recommended: zero padding, 5 blocks, bfloat16": 40.0, "float32": 80.0,
+                             "no instance norm": 30.0},
+            "per_layer_ms": {"conv 3x3 64->64": 15.0, "instance norm": 9.0, "relu": 6.0},  # sum 30 ms
+            "breakdown_size": 256, "breakdown_width": 0.5, "breakdown_precision": "bfloat16"}
+
+
+def test_realtime_section_table_and_goal_verdicts_come_from_the_record():
+    r = fixture_results(stale=False)
+    r["realtime"] = realtime_fixture()
+    md = report.results_md(r)
+    section = md.split("## Real time (feed-forward network)", 1)[1]
+    # 1000 / 40 ms = 25.0 fps, 2 GFLOP / 0.04 s = 50 GFLOP/s; 1000 / 200 ms = 5.0 fps, 10 GFLOP/s
+    assert "| **0.5 (recommended)** | **bfloat16** | **25.0 (40 ms, 50)** | **5.0 (200 ms, 10)** |" in section
+    assert "| 1 | float32 | 4.0 (250 ms, 8) | 1.0 (1000 ms, 2) |" in section
+    assert section.index("| 1 | float32") < section.index("| 1 | bfloat16") < section.index("| 0.5 | float32")
+    assert "- ≥ 24 fps at 256² for the recommended network (width 0.5, bfloat16): 25.0 fps (40 ms a frame): met." in section
+    assert "- ≥ 6 fps at 512² for the recommended network (width 0.5, bfloat16): 5.0 fps (200 ms a frame): **not met**." \
+        in section
+    # ablations as a share of the recommended 40 ms; per-layer sums as a share of their 30 ms
+    assert "| float32 | 80.0 | 200 % |" in section and "| no instance norm | 30.0 | 75 % |" in section
+    assert "30.0 ms in all; the whole network takes 40.0 ms a frame" in section
+    assert "| conv 3x3 64->64 | 15.0 | 50 % |" in section and "| relu | 6.0 | 20 % |" in section
+    assert "Test CPU 9000, 2 CPUs, TensorFlow 2.99; load average 0.5 at the start, 1.5 at the end." in section
+    assert "seeded random weights (speed only)" in section
+    # summary table rows with the same verdicts
+    assert "| feed-forward network, frames per second at 256² (width 0.5, bfloat16, the recommended network; batch 1) " \
+           "| 25.0 fps (40 ms) | ≥ 24 fps | met |" in md
+    assert "| 5.0 fps (200 ms) | ≥ 6 fps | **not met** |" in md
+
+
+def test_realtime_readme_block_replaced_between_its_own_markers():
+    r = fixture_results(stale=False)
+    r["realtime"] = realtime_fixture()
+    text = (f"intro\n{report.BEGIN}\nold speed\n{report.END}\nmiddle\n{report.RT_BEGIN}\n| old | 25.3 |\n"
+            f"{report.RT_END}\nend\n")
+    new = report.readme_text(text, r)
+    assert "old speed" not in new and "| old | 25.3 |" not in new
+    assert new.startswith("intro\n") and "\nmiddle\n" in new and new.endswith("\nend\n")
+    block = new.split(report.RT_BEGIN, 1)[1].split(report.RT_END, 1)[0]
+    assert "| **0.5 (recommended)** | **bfloat16** | **25.0 (40 ms, 50)** | **5.0 (200 ms, 10)** |" in block
+    assert "25.0 fps (40 ms a frame): met." in block and "5.0 fps (200 ms a frame): **not met**." in block
+    assert "conv 3x3 64->64 50 %, instance norm 30 %, relu 20 %." in block
+    assert "1.10×" not in block  # the engine's figures stay in their own block
+    with pytest.raises(ValueError, match="real time"):
+        report.readme_text(f"{report.BEGIN}\n{report.END}\n", r)  # no real-time markers
+
+
+def test_a_record_without_realtime_says_not_measured():
+    r = fixture_results(stale=False)
+    md = report.results_md(r)
+    assert "| feed-forward network, frames per second (the recommended network, batch 1) | not measured in this " \
+           "record | ≥ 24 fps at 256², ≥ 6 fps at 512² | — |" in md
+    assert "## Real time (feed-forward network)\n\nFrames per second of the transform network: not measured" in md
+    assert "Frames per second: not measured in this record" in report.realtime_readme_block(r)
+
+
+def test_a_quick_realtime_record_has_no_verdict_at_the_goals_sizes():
+    r = fixture_results(stale=False)
+    rt = realtime_fixture()
+    rt.update(quick=True, fps=[dict(e, size=e["size"] // 4) for e in rt["fps"]], breakdown_size=64)
+    r["realtime"] = rt
+    md = report.results_md(r)
+    assert "**Quick run**" in md and "| 64² fps (ms a frame, GFLOP/s) | 128² fps" in md
+    assert "not measured at 256² in this record: —." in md
+    assert "| feed-forward network, frames per second at 512² (width 0.5, bfloat16, the recommended network; batch 1) " \
+           "| not measured in this record | ≥ 6 fps | — |" in md

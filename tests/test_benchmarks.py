@@ -85,7 +85,8 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     out = proc.stdout
     assert "RANDOM WEIGHTS" in out
     for figure in ("matmul:", "per step 64²:", "per step 96²:", "paths 96²: tf.function", "GFLOP/s 96²:",
-                   "time to quality 64²: nststudy L-BFGS", "precision 64²", "peak memory 128²:", "sweep overhead 64²:"):
+                   "time to quality 64²: nststudy L-BFGS", "precision 64²", "peak memory 128²:", "sweep overhead 64²:",
+                   "realtime: ", "| 64² fps (ms a frame, GFLOP/s) | 128² fps", "Goals (issue 20)"):
         assert figure in out, figure
     results = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "RANDOM WEIGHTS" in results and "| speed-up per step at 96²" in results
@@ -96,6 +97,8 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert data["quality"]["target"] > 0 and len(data["memory"]) == 3
     assert data["per_step"][1]["path"] in ("tf.function", "XLA", "bfloat16", "bfloat16 + XLA")
     assert set(data["precision"]["runs"]) == {"float32", "bfloat16"}
+    assert data["realtime"]["quick"] and len(data["realtime"]["fps"]) == 3 * 2 * 2  # widths x precisions x sizes
+    assert "## Real time (feed-forward network)" in results and "**Quick run**" in results
 
 
 def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
@@ -115,3 +118,59 @@ def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
     assert result["complete"] and result["methods"]["nststudy L-BFGS"] is lbfgs
     assert sorted(ran, key=len) == [(), (32,), (16, 32)]  # Adam, the two multiscale starts
     assert len(saved) == 3 and list(result["methods"])[:2] == ["tutorial baseline (Adam 0.02)", "nststudy L-BFGS"]
+
+
+def measured_sections() -> dict:
+    """A results.json holding every engine section already (tiny, with no figures to print), as --reuse finds it."""
+    run_f32 = {"final_float32_loss": 1.0, "seconds": 1.0}
+    return {"machine": {"flags": []}, "matmul_gflops": 100.0, "matmul_gflops_bf16": 200.0, "per_step": [],
+            "quality": {"complete": True, "size": 64, "methods": {}}, "memory": [], "overhead": {"error": "stub"},
+            "precision": {"size": 64, "steps": 20, "optimizer": "adam", "pixel_rms_difference": 0.0,
+                          "runs": {"float32": run_f32, "bfloat16": run_f32}}}
+
+
+@pytest.fixture
+def run_module(monkeypatch, tmp_path):
+    """benchmarks/run.py with the VGG build stubbed (every engine section is in the record, so none runs)."""
+    import argparse
+
+    import run
+
+    import nststudy.models
+
+    monkeypatch.setattr(nststudy.models, "_vgg_base", lambda *a, **k: None)
+    monkeypatch.setattr(nststudy.models, "resolve_weights", lambda *a, **k: None)
+    return run, argparse.Namespace(quick=True, quality_steps=None, out_dir=tmp_path)
+
+
+def test_run_measures_the_realtime_section_with_quick_settings_and_saves_it(run_module, monkeypatch):
+    run, args = run_module
+    calls, saved = [], []
+    record = {"recommended": {"width": 0.5, "precision": "bfloat16"}, "fps": []}
+    monkeypatch.setattr(run.realtime, "main", lambda argv: calls.append(argv) or record)
+    r = measured_sections()
+    run.measure_all(args, r, lambda res: saved.append(dict(res)))
+    assert calls == [["--quick"]] and r["realtime"] is record
+    assert saved and saved[-1]["realtime"] is record  # saved right after the section
+    args.quick = False
+    del r["realtime"]
+    run.measure_all(args, r, saved.append)
+    assert calls[-1] == []  # the full settings: realtime.py's own defaults
+
+
+def test_run_reuse_keeps_a_measured_realtime_section(run_module, monkeypatch, capsys):
+    run, args = run_module
+
+    def must_not_run(argv):
+        raise AssertionError("realtime measured again although results.json holds it")
+
+    monkeypatch.setattr(run.realtime, "main", must_not_run)
+    r = measured_sections()
+    # the recommended network at 40 ms = 25.0 fps at 256² (goal 24: met)
+    r["realtime"] = {"date": "2026-11-29 23:50", "recommended": {"width": 0.5, "precision": "bfloat16"},
+                     "fps": [{"width": 0.5, "precision": "bfloat16", "size": 256, "fps": 25.0, "ms": 40.0}]}
+    run.measure_all(args, r, lambda res: None)
+    out = capsys.readouterr().out
+    assert "realtime: kept from results.json (measured 2026-11-29 23:50)" in out
+    assert "realtime goal ≥ 24 fps at 256² for the recommended network (width 0.5, bfloat16): 25.0 fps (40 ms a " \
+           "frame): met." in out

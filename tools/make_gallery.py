@@ -16,22 +16,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nststudy.files import atomic_path  # noqa: E402  (outputs are written atomically)
 
 
-def gallery(run: Path, height: int | None = None, gap: int = 8) -> Image.Image:
-    """The three images at one height (by default the result's own, so the result is not resampled)."""
-    if height is None:
-        with Image.open(run / "image.png") as im:
-            height = im.height
-    tiles = []
-    for name in ("content.png", "style.png", "image.png"):
-        with Image.open(run / name) as im:
-            im = im.convert("RGB")
-            tiles.append(im.resize((round(im.width * height / im.height), height), Image.LANCZOS))
+def strip(images, height: int, gap: int = 8) -> Image.Image:
+    """PIL images side by side, each scaled (Lanczos) to ``height``, with white ``gap``-pixel gaps."""
+    tiles = [im.convert("RGB") for im in images]
+    tiles = [t if t.height == height else t.resize((round(t.width * height / t.height), height), Image.LANCZOS)
+             for t in tiles]
     sheet = Image.new("RGB", (sum(t.width for t in tiles) + gap * (len(tiles) - 1), height), "white")
     x = 0
     for t in tiles:
         sheet.paste(t, (x, 0))
         x += t.width + gap
     return sheet
+
+
+def gallery(run: Path, height: int | None = None, gap: int = 8) -> Image.Image:
+    """The three images at one height (by default the result's own, so the result is not resampled)."""
+    if height is None:
+        with Image.open(run / "image.png") as im:
+            height = im.height
+    images = []
+    for name in ("content.png", "style.png", "image.png"):
+        with Image.open(run / name) as im:
+            images.append(im.convert("RGB"))
+    return strip(images, height, gap)
 
 
 def main():
