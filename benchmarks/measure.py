@@ -140,6 +140,27 @@ def warm_paths(content, style, sizes) -> None:
         stylize(content, style, config, callback=lambda it: True, progress=False, metrics=False)
 
 
+# The multiscale methods of time_to_quality: the coarse sizes (size // divisor, coarse to fine) and the L-BFGS
+# iterations at each, given for the baseline's 1000 steps (scaled with ``steps``); the final size may run up to
+# ``steps`` iterations, so its length never decides whether the target is reached. Measured on 2026-11-29 with the
+# current L-BFGS on the bfloat16 path (loaded machine): 256² iterations to the target after 128² x 100: 359; after
+# 64² x 100 -> 128² x 100: 250; after 64² x 250 -> 128² x 250: 191; after 64² x 500 -> 128² x 500 (which stopped
+# at 322): 204; after 128² x 250: 229 (make bench, 0.22 of the baseline). A coarse iteration costs 1/16 or 1/4 of a
+# full one. benchmarks/tune_stages.py times other coarse lengths.
+MULTISCALE = [((2,), (250,)), ((4, 2), (250, 250))]
+
+
+def multiscale_method(size: int, steps: int, divisors, coarse) -> tuple[str, object, int]:
+    """One multiscale L-BFGS method of time_to_quality: its name, config and the number of coarse iterations
+    (the steps before the final size). ``coarse`` holds iterations per coarse size for 1000 baseline steps."""
+    scales = tuple(size // d for d in divisors)
+    lengths = tuple(max(1, round(n * steps / 1000)) for n in coarse)
+    name = f"nststudy multiscale L-BFGS {'->'.join(f'{s}x{n}' for s, n in zip(scales, lengths))}->{size}"
+    config = tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, scales=scales,
+                             scale_steps=lengths, weights=WEIGHTS)
+    return name, config, sum(lengths)
+
+
 def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, save=None) -> dict:
     """The baseline's loss after ``steps`` steps, and the wall time each method needs to reach it.
 
@@ -169,19 +190,9 @@ def time_to_quality(vgg, size: int, steps: int, partial: dict | None = None, sav
         if save:
             save(result)
     target = result["target"]
-    quarter = max(10, steps // 4)
-    # Stage lengths measured on 2026-11-29 with the current L-BFGS on the bfloat16 path (each stage its own length,
-    # loaded machine): 256² iterations to the target after 128² x 100: 359; after 64² x 100 -> 128² x 100: 250;
-    # after 64² x 250 -> 128² x 250: 191; after 64² x 500 -> 128² x 500 (which stopped at 322): 204. A coarse
-    # iteration costs 1/16 or 1/4 of a full one, so 250 + 250 (the quarter of 1000 below) is the best measured.
     runs = [("nststudy Adam + ExponentialDecay", tutorial_config(size, size, epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
-            ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0),
-            (f"nststudy multiscale L-BFGS {size // 2}->{size}",
-             tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
-                             scales=(size // 2,), weights=WEIGHTS), quarter),
-            (f"nststudy multiscale L-BFGS {size // 4}->{size // 2}->{size}",  # a cheaper coarse start
-             tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=quarter,
-                             scales=(size // 4, size // 2), weights=WEIGHTS), 2 * quarter)]
+            ("nststudy L-BFGS", tutorial_config(size, size, optimizer="lbfgs", epochs=1, steps_per_epoch=steps, weights=WEIGHTS), 0)]
+    runs += [multiscale_method(size, steps, divisors, coarse) for divisors, coarse in MULTISCALE]
     warm_paths(content, style, sorted({size, size // 2, size // 4}))
     for name, config, coarse_steps in runs:
         if name not in methods:
@@ -280,5 +291,5 @@ def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
             "overhead_fraction": overhead / (overhead + projected), "cells": cells}
 
 
-__all__ = ["precision_study", "warm_paths", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
+__all__ = ["precision_study", "warm_paths", "multiscale_method", "MULTISCALE", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
            "CONTENT_LAYERS", "STYLE_LAYERS"]

@@ -121,6 +121,9 @@ class StyleConfig(ConfigRecord):
                                            "(empty: equal)", items=float)
     scales: tuple = param((), "multiscale: smaller longest sides run first, coarse to fine, e.g. [128] (empty: one "
                               "scale)", items=int)
+    scale_steps: tuple = param((), "multiscale: steps (or L-BFGS iterations) at each size of scales, one per entry, "
+                                   "e.g. [150] (empty: epochs × steps_per_epoch at each, as at the final size)",
+                               items=int)
     init: str = param("content", 'start image: "content" | "noise" (Gatys et al.) | "style"')
     seed: int = param(0, "seeds the noise start, random weights and TensorFlow")
     snapshot_every: int = param(0, "every this many steps save the image and the optimiser's position in the run "
@@ -178,6 +181,14 @@ class StyleConfig(ConfigRecord):
             raise ValueError(f"scales={list(scales)!r}: expected increasing sizes from 16 px up to below "
                              f"image_size={self.image_size}, e.g. [{max(16, self.image_size // 2)}]")
         object.__setattr__(self, "scales", scales)
+        scale_steps = _as_tuple("scale_steps", self.scale_steps)
+        whole = [isinstance(v, int) and not isinstance(v, bool) or isinstance(v, float) and v.is_integer()
+                 for v in scale_steps]
+        if not all(whole) or any(v < 1 for v in scale_steps) or (scale_steps and len(scale_steps) != len(scales)):
+            raise ValueError(f"scale_steps={list(scale_steps)!r}: expected one whole number >= 1 per size of "
+                             f"scales={list(scales)!r} (the steps at that size), or empty for epochs × "
+                             f"steps_per_epoch at each")
+        object.__setattr__(self, "scale_steps", tuple(int(v) for v in scale_steps))
         for name, low in (("decay_steps", 1), ("epochs", 1), ("steps_per_epoch", 1), ("image_size", 16), ("seed", 0),
                           ("snapshot_every", 0)):
             value = getattr(self, name)

@@ -84,8 +84,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     ``content``/``style``: a path, a bundled sample name, a PIL image or an RGB array.
     ``callback(iterate)`` is called after every step; returning True stops the run early.
     ``progress`` shows a tqdm bar with the step and the loss.
-    With ``config.scales`` (e.g. ``(128,)``), the run goes coarse to fine: each size runs
-    ``epochs × steps_per_epoch`` steps and its result, upsampled, starts the next; the history's ``scale``
+    With ``config.scales`` (e.g. ``(128,)``), the run goes coarse to fine: each coarse size runs its
+    ``config.scale_steps`` entry (when given) or ``epochs × steps_per_epoch`` steps, the final size
+    ``epochs × steps_per_epoch``, and each result, upsampled, starts the next; the history's ``scale``
     column says which size each step ran at.
     ``resume`` (a snapshot state: step, image, optimiser variables; see ``runs.load_snapshot``) continues
     an interrupted run from there instead of from step zero.
@@ -117,8 +118,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     layers = list(dict.fromkeys(config.content_layers + config.style_layers))
     extractor = build_extractor(config.model, layers, source, config.pooling)
     result, history = None, []
-    for size in (*config.scales, config.image_size):
-        cfg = config.replace(image_size=size, scales=())
+    for i, size in enumerate((*config.scales, config.image_size)):
+        cfg = config.replace(image_size=size, scales=(), scale_steps=())
+        if i < len(config.scale_steps):  # a coarse size with its own length
+            cfg = cfg.replace(epochs=1, steps_per_epoch=config.scale_steps[i])
         content_s, styles_s = prepare_images(content_src, style_src, cfg)
         style_s = resize(styles_s[0], *content_s.shape[:2])  # shown and recorded as "the style"
         loss_fn = make_loss_fn(extractor, cfg, content_s, styles_s, blend, source)

@@ -24,6 +24,33 @@ def test_conv_flops_by_hand():
     assert measure.conv_flops(4, 4, "block2_conv1") == 2 * 2 * (16 * 9 * 3 * 64 + 16 * 9 * 64 * 64 + 4 * 9 * 64 * 128)
 
 
+def test_multiscale_methods_set_coarse_lengths_apart_from_the_final_size(monkeypatch):
+    """Coarse lengths are given for 1000 baseline steps and scaled with the steps: with 4 steps, 500 -> 2 and
+    250, 750 -> 1, 3 (4 x n / 1000); the final size may run all 4 steps; the callback's coarse count is their sum."""
+    ran = {}
+    monkeypatch.setattr(measure, "MULTISCALE", [((2,), (500,)), ((4, 2), (250, 750))])
+    monkeypatch.setattr(measure, "_curve_until", lambda c, s, config, target, coarse, check: ran.update(
+        {config.scales: (config.scale_steps, config.total_steps, coarse)}) or {"reached": False})
+    monkeypatch.setattr(measure, "warm_paths", lambda c, s, sizes: None)
+    done = {"curve": [], "reached": True, "seconds": 1.0, "step": 4, "best": 5.0}
+    partial = {"size": 64, "steps": 4, "target": 5.0, "complete": False,
+               "methods": {"tutorial baseline (Adam 0.02)": done}}
+    result = measure.time_to_quality(None, 64, 4, partial)
+    assert ran[(32,)] == ((2,), 4, 2) and ran[(16, 32)] == ((1, 3), 4, 4)
+    assert "nststudy multiscale L-BFGS 16x1->32x3->64" in result["methods"]
+
+
+def test_tune_stages_candidates_parsed_or_refused():
+    import argparse
+
+    import tune_stages
+
+    assert tune_stages.parse_candidate("4,2:100,150") == ((4, 2), (100, 150))
+    for bad in ("2", "2:100,150", "2,4:100,150", "1:100", "a:b"):
+        with pytest.raises(argparse.ArgumentTypeError, match="DIVISORS:ITERATIONS|e.g. 4,2:100,150"):
+            tune_stages.parse_candidate(bad)
+
+
 def test_tutorial_loss_equals_nststudy_total_under_tutorial_config(content_image, style_image):
     """Two independent implementations of one loss: the tutorial's (means, Grams over locations, [0,1]
     input) and nststudy's (sums, 1/(4N²M²), 0..255 input) with α, β converted."""
