@@ -22,7 +22,8 @@ STYLE_NORMALIZATIONS = ("none", "target")  # see losses.normalized_style_layer_l
 # The learning rate an unset ``learning_rate`` (None) means, per optimiser, in pixel units (0..255 image).
 # adam: seed 002's 5 px (Adam's step is scale-free: about lr pixels per step whatever the loss's units).
 # sgd: plain gradient descent moves each pixel by lr x gradient, so its right step depends on the loss's
-# scale (it shrinks as β grows); SGD_RATE was measured for the default objective, ImageNet VGG19, Tübingen x
+# scale (it shrinks as β grows); SGD_RATE was measured for the then default objective ("none", β 1: not yet
+# remeasured for today's "target", β 4e12), ImageNet VGG19, Tübingen x
 # The Starry Night, loss after N steps / loss at step 1 (rises = steps where the loss went up):
 #   128 px, content init, 40 steps: 3e-6 0.61 (0 rises); 1e-5 0.53 (0); 3e-5 0.50 (6); 1e-4 0.75 (18);
 #                                   1e-3 800 (24); 1e-2 890 (26)      [Adam at 5 px: 0.46 (0)]
