@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from . import status as st
-from .config import FIELD_NAMES, StyleConfig, paper_name
+from .config import FIELD_NAMES, StyleConfig
 from .figurespec import check_figure
 from .files import write_json
 from .fingerprint import REPO, fingerprint, fingerprint_changes, image_hash, plan, recorded_fingerprint
