@@ -287,8 +287,9 @@ def precision_lines(r: dict) -> list[str]:
 def memory_lines(r: dict) -> list[str]:
     when = r.get("memory_measured_at")
     lines = ["Memory: peak RSS (VmHWM) of a 3-step Adam run in a fresh process, VGG19, default layers, XLA in float32 "
-             "(the path the estimate was fitted to; bfloat16 activations take half the space), against "
-             "`nststudy.memory`'s estimate." + (f" Measured {when}." if when else ""), "",
+             "(XLA, not bfloat16, is what grows memory; a first run at a new size, which times every candidate "
+             "path in one process, peaks higher still: see `nststudy.memory`), against `nststudy.memory`'s estimate "
+             "as it stood when measured (refitted since where the ratio is below 1)." + (f" Measured {when}." if when else ""), "",
              "| size | peak GiB | estimate GiB | estimate / peak |", "|---|---|---|---|"]
     for mem in r["memory"]:
         if "error" in mem:
