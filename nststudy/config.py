@@ -22,20 +22,21 @@ STYLE_NORMALIZATIONS = ("none", "target")  # see losses.normalized_style_layer_l
 # The learning rate an unset ``learning_rate`` (None) means, per optimiser, in pixel units (0..255 image).
 # adam: seed 002's 5 px (Adam's step is scale-free: about lr pixels per step whatever the loss's units).
 # sgd: plain gradient descent moves each pixel by lr x gradient, so its right step depends on the loss's
-# scale (it shrinks as β grows); SGD_RATE was measured for the then default objective ("none", β 1: not yet
-# remeasured for today's "target", β 4e12), ImageNet VGG19, Tübingen x
-# The Starry Night, loss after N steps / loss at step 1 (rises = steps where the loss went up):
-#   128 px, content init, 40 steps: 3e-6 0.61 (0 rises); 1e-5 0.53 (0); 3e-5 0.50 (6); 1e-4 0.75 (18);
-#                                   1e-3 800 (24); 1e-2 890 (26)      [Adam at 5 px: 0.46 (0)]
-#   256 px, content init, 30 steps: 1e-6 0.97 (0); 3e-6 0.94 (0); 1e-5 0.91 (2); 3e-5 0.98 (7); 1e-4 1.30 (7)
-#                                                                     [Adam at 5 px: 0.93 (1)]
-#   128 px, noise init, 40 steps:   3e-6 0.57 (0); 1e-5 0.38 (0); 1e-4 0.25 (17)
-# 1e-5 gives the lowest loss where the loss falls steadily, 3x below where it starts to oscillate (at the old
-# shared default, Adam's 5, the loss jumped 28x in one step: issue 18). Remeasure if the default β or
-# style_normalization changes. (Script: a loop of stylize(..., StyleConfig(optimizer="sgd", learning_rate=lr,
-# image_size=..., epochs=1, steps_per_epoch=N)) over the rates, comparing history[-1] with history[0].)
+# scale (it shrinks as β grows); SGD_RATE was measured for the default objective ("target" normalisation,
+# β 4e12 since 2d2eece), ImageNet VGG19, Tübingen x The Starry Night, loss after N steps / loss at step 1
+# (rises = steps where the loss went up):
+#   128 px, content init, 40 steps: 3e-8 0.56 (0 rises); 1e-7 0.30 (0); 3e-7 0.18 (0); 1e-6 0.19 (16);
+#                                   3e-6 2520 (29); 1e-5 234 (35)     [Adam at 5 px: 0.11 (0)]
+#   256 px, content init, 30 steps: 1e-7 0.63 (0); 3e-7 0.38 (0)
+#   128 px, noise init, 40 steps:   3e-7 0.27 (0); 1e-6 0.18 (10)
+# 3e-7 gives the lowest loss where the loss falls steadily, 3x below where it starts to oscillate. The old
+# rate, 1e-5, was measured for the paper's E_l at β 1 (there 3e-6 0.61 (0); 1e-5 0.53 (0); 3e-5 0.50 (6) at
+# 128 px): the new default objective (initial loss 94x larger here) oscillates there, ending 1281x above its
+# start. Remeasure if the default β or style_normalization changes. (Script: a loop of stylize(...,
+# StyleConfig(optimizer="sgd", learning_rate=lr, image_size=..., epochs=1, steps_per_epoch=N)) over the
+# rates, comparing history[-1] with history[0].)
 # lbfgs: ignored (its line search sets the step).
-SGD_RATE = 1e-5
+SGD_RATE = 3e-7
 DEFAULT_LEARNING_RATES = {"adam": 5.0, "sgd": SGD_RATE}
 
 
@@ -104,7 +105,7 @@ class StyleConfig(ConfigRecord):
                                   "as Gatys et al.)")
     optimizer: str = param("adam", '"adam" | "sgd" (plain gradient descent) | "lbfgs" (SciPy L-BFGS-B)')
     learning_rate: float | None = param(None, "initial step for adam/sgd in pixel units (0..255 scale); None: the "
-                                               "optimiser's own default (adam 5, sgd 1e-5: DEFAULT_LEARNING_RATES); "
+                                               "optimiser's own default (adam 5, sgd 3e-7: DEFAULT_LEARNING_RATES); "
                                                "unused by lbfgs")
     decay_steps: int = param(100, "ExponentialDecay: the learning rate is multiplied by decay_rate every decay_steps "
                                   "steps (smoothly)")
