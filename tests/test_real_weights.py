@@ -62,11 +62,13 @@ def test_keras_cache_path_is_found(real_env, monkeypatch, tmp_path):
 
 def test_short_stylisation_moves_style_keeps_content(real_env, tmp_path):
     """96 px, 80 Adam steps: the style term falls by a large factor while the image stays close to the
-    photo. Measured here (TF 2.21, 2 CPU cores): style falls 11.6x, SSIM to the content 0.37; the
-    thresholds keep about half of that as margin."""
+    photo. Measured here (TF 2.21, 2 CPU cores) with the paper's E_l at beta 1 (the defaults until 2d2eece;
+    stated here, so the measurement keeps its meaning): style falls 11.6x, SSIM to the content 0.37; the
+    thresholds keep about half of that as margin. (Under today's defaults, "target" at 4e12, the normalised
+    style term starts near 1 and falls 3.3x in these 80 steps: another scale, so not this test's numbers.)"""
     from skimage.metrics import structural_similarity
 
-    config = StyleConfig(image_size=96, epochs=1, steps_per_epoch=80)
+    config = StyleConfig(image_size=96, epochs=1, steps_per_epoch=80, style_normalization="none", style_weight=1.0)
     result = stylize("chelsea", "hubble_deep_field", config, progress=False)
     first, last = result.history[0], result.history[-1]
     assert first["style"] / last["style"] > 5.0
