@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .images import SAMPLES, ImageError, load_image, resize_longest, save_image
-from .train import PHOTO_SUFFIXES
+from .photos import PHOTO_SUFFIXES
 from .transform import Stylizer, load_transform
 from .video import FlickerMeter, VideoReader, is_video, write_video
 
