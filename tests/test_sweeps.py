@@ -504,7 +504,10 @@ def test_failing_trial_is_recorded_and_cli_exits_1(tmp_path):
                            "--workers", "2"], capture_output=True, text=True, timeout=PAPERMILL_TIMEOUT,
                           env={**os.environ, "NSTSTUDY_OFFLINE": "1"})
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
+    # the CLI prints no traceback of its own; a worker's Jupyter kernel shutting down may log one from pyzmq's
+    # event loop ("non-socket"), which is not the CLI's (seen once in three fresh-clone runs)
+    ours = [b for b in proc.stderr.split("Traceback (most recent call last):")[1:] if "zmq" not in b]
+    assert not ours, proc.stderr
     assert f"1 failed: {bad_id}" in proc.stdout
     assert ok_id not in proc.stdout.split("failed")[-1].splitlines()[0]
 
