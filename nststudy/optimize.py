@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from threadpoolctl import threadpool_limits
+
 from .accel import ComputePath, overrides, plan, value_and_grad_fn
 from .models import compute_precision
 
 # L-BFGS-B works on the image divided by 255 (a variable in [0, 1]), on an objective rescaled so that its
 # first step is about one grey level (see run_lbfgs).
 PIXEL_SCALE = 255.0
+# BLAS_THREADS_NOTE: SciPy's L-BFGS-B calls BLAS (OpenBLAS) between two evaluations of the loss; OpenBLAS's
+# worker threads then keep spinning for work and take the cores TensorFlow's next evaluation needs. Measured on 2
+# cores (AMD EPYC, 128², bfloat16 path): 0.122 s an evaluation inside L-BFGS with OpenBLAS's default threads,
+# 0.087 s with one (the same evaluation timed alone: 0.081 s). So the L-BFGS loop runs with one BLAS thread.
 # How the compiled step runs (plain tf.function, XLA, bfloat16) is chosen per run by measurement: nststudy.accel.
 
 
@@ -188,27 +194,28 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
     # loss, ReLU kinks, a point on the bounds). While iterations remain and the last call made progress,
     # restart from the last accepted iterate with a fresh curvature memory, as a user re-running the cell would.
     calls, u = [], u0
-    while True:
-        first = state["step"]
-        iters = config.total_steps - first
-        result = minimize(fun, u, jac=True, method="L-BFGS-B",
-                          bounds=Bounds(np.zeros(size), np.ones(size)), callback=callback,
-                          options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
-                                   "maxcor": 10})
-        calls.append(result)
-        if (state["stopped"] != "completed" or state["step"] >= config.total_steps
-                or "nonfinite_at" in state or "ABNORMAL" not in str(result.message)):
-            break
-        if state["step"] == first:  # the line search gave up without a single step
-            if precision == "float32":
+    with threadpool_limits(limits=1, user_api="blas"):  # see BLAS_THREADS_NOTE
+        while True:
+            first = state["step"]
+            iters = config.total_steps - first
+            result = minimize(fun, u, jac=True, method="L-BFGS-B",
+                              bounds=Bounds(np.zeros(size), np.ones(size)), callback=callback,
+                              options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
+                                       "maxcor": 10})
+            calls.append(result)
+            if (state["stopped"] != "completed" or state["step"] >= config.total_steps
+                    or "nonfinite_at" in state or "ABNORMAL" not in str(result.message)):
                 break
-            # Near convergence bfloat16 features make the loss too coarse for the line search (measured: 256²
-            # Tübingen x The Starry Night stopped 4.6 % above the tutorial's 1000-step loss after 468 of 1000
-            # iterations): finish on the float32 path from the last accepted iterate.
-            precision, last["x"] = "float32", None
-            value_and_grad = value_and_grad_fn(loss_fn, path.xla, precision, shape)
-            switched_at = state["step"]
-        u = state["accepted"] / PIXEL_SCALE
+            if state["step"] == first:  # the line search gave up without a single step
+                if precision == "float32":
+                    break
+                # Near convergence bfloat16 features make the loss too coarse for the line search (measured: 256²
+                # Tübingen x The Starry Night stopped 4.6 % above the tutorial's 1000-step loss after 468 of 1000
+                # iterations): finish on the float32 path from the last accepted iterate.
+                precision, last["x"] = "float32", None
+                value_and_grad = value_and_grad_fn(loss_fn, path.xla, precision, shape)
+                switched_at = state["step"]
+            u = state["accepted"] / PIXEL_SCALE
     info = {"lbfgs_iterations": sum(int(r.nit) for r in calls),
             "lbfgs_function_evaluations": sum(int(r.nfev) for r in calls),
             "lbfgs_message": str(calls[-1].message), "lbfgs_restarts": len(calls) - 1,

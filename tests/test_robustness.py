@@ -232,3 +232,26 @@ def test_lbfgs_finishes_in_float32_when_bfloat16_stalls_its_line_search(monkeypa
     assert len(result.history) == 40 and "lbfgs_ended_early" not in result.info, result.info
     assert result.history[-1]["total"] < 100.0
     assert result.info["lbfgs_float32_from_step"] > 0
+
+
+def test_lbfgs_runs_with_one_blas_thread():
+    """SciPy's L-BFGS-B calls BLAS between two evaluations, and OpenBLAS's idle threads kept spinning on the
+    cores TensorFlow's next evaluation needed (0.122 s instead of 0.087 s at 128² on 2 cores:
+    optimize.BLAS_THREADS_NOTE). Inside the loop every BLAS library runs one thread; the limit is lifted after."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    seen = []
+    cfg = StyleConfig(weights="random", optimizer="lbfgs", epochs=1, steps_per_epoch=3)
+    x0 = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    img = x0[0].astype(np.uint8)
+    with threadpool_limits(limits=2, user_api="blas"):  # what OpenBLAS starts with on 2 cores
+        assert blas_threads() and set(blas_threads()) == {2}
+        result = run_objective(_flat(1.0), x0, cfg, resolve_weights("vgg19", "random"), img, img, progress=False,
+                               callback=lambda it: seen.append(blas_threads()))
+        after = blas_threads()
+    assert result.history and len(seen) == len(result.history)
+    assert all(set(threads) == {1} for threads in seen), seen
+    assert set(after) == {2}
