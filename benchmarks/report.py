@@ -47,6 +47,19 @@ def stale_note(section: dict) -> str:
     return f" **Stale:** {section['stale']}" if section.get("stale") else ""
 
 
+def measured_note(section: dict, r: dict) -> str:
+    """When a section was measured apart from the run's other sections (``--reuse``): its date, load and CPU."""
+    when = section.get("measured")
+    if not when or when["date"] == r["machine"]["date"]:
+        return ""
+    same = (when["cpu"], when["flags"], when["cores"]) == (r["machine"]["cpu"], r["machine"]["flags"],
+                                                          r["machine"]["cores"])
+    cpu = "the same CPU model, flags and cores" if same else f"{when['cpu']}, {when['cores']} cores (another CPU!)"
+    return (f" Measured on {when['date']} (load average {when['load_average_at_start']:.1f} at the start, "
+            f"{when['load_average_at_end']:.1f} at the end; {cpu}), apart from the other sections "
+            f"({r['machine']['date']}); its baseline ran in the same process.")
+
+
 def table_of(r: dict) -> list[tuple]:
     """(figure, measured, target, met) rows from the measurements; a stale figure's verdict is None."""
     rows, gflops = [], r["matmul_gflops"]
@@ -242,7 +255,8 @@ def quality_lines(r: dict) -> list[str]:
     if not q:
         return []
     lines = [f"Time to quality at {q['size']}²: the wall time each method needs to reach the baseline's loss after "
-             f"{q['steps']} steps" + (f" ({q['target']:.4g})." if q.get("target") else ".") + stale_note(q), "",
+             f"{q['steps']} steps" + (f" ({q['target']:.4g})." if q.get("target") else ".") + stale_note(q)
+             + measured_note(q, r), "",
              "| method | path | reached | steps | wall s | fraction of baseline |", "|---|---|---|---|---|---|"]
     base = q["methods"][BASELINE]["seconds"]
     mark = " (stale)" if q.get("stale") else ""
@@ -354,7 +368,7 @@ def readme_block(r: dict) -> str:
         fracs = "; ".join(f"{n[len('nststudy '):] if n.startswith('nststudy ') else n} {mm['seconds'] / base:.2f}×"
                           for n, mm in sorted(reached, key=lambda nm: nm[1]["seconds"]))
         parts.append(f"Time to the loop's {q['steps']}-step loss at {q['size']}², as a fraction of the loop's "
-                     f"{base:.0f} s: {fracs}." + stale_note(q))
+                     f"{base:.0f} s: {fracs}." + stale_note(q) + measured_note(q, r))
     if r.get("precision"):
         pr = r["precision"]
         ratio, ok = precision_verdict(pr)

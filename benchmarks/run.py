@@ -107,7 +107,11 @@ def measure_all(args, r: dict, save) -> None:
             r["quality"] = quality
             save(r)
 
+        started = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_average_at_start": os.getloadavg()[0]}
         r["quality"] = measure.time_to_quality(vgg, q_size, q_steps, r.get("quality"), save_quality)
+        now = machine()  # a section measured after the others (--reuse) says when, and on which CPU
+        r["quality"]["measured"] = {**started, "load_average_at_end": os.getloadavg()[0], "cpu": now["cpu"],
+                                    "flags": now["flags"], "cores": now["cores"]}
         save(r)
     q = r["quality"]
     for name, m in q["methods"].items():

@@ -63,6 +63,18 @@ def test_fresh_quality_rows_get_a_verdict_and_no_stale_mark():
     assert "| 0.25 | ≤ 0.2 | **not met** |" in md
 
 
+def test_a_section_measured_apart_says_when_and_on_which_cpu():
+    r = fixture_results(stale=False)
+    assert "apart from the other sections" not in report.results_md(r)
+    r["quality"]["measured"] = {"date": "2026-11-30 02:00", "load_average_at_start": 0.5, "load_average_at_end": 1.25,
+                                "cpu": "Test CPU 9000", "flags": ["avx512f", "avx512_bf16"], "cores": 2}
+    note = ("Measured on 2026-11-30 02:00 (load average 0.5 at the start, 1.2 at the end; the same CPU model, flags "
+            "and cores), apart from the other sections (2026-11-29 10:00)")
+    assert note in report.results_md(r) and note in report.readme_block(r)
+    r["quality"]["measured"]["flags"] = ["avx512f"]
+    assert "Test CPU 9000, 2 cores (another CPU!)" in report.results_md(r)
+
+
 def test_readme_block_holds_the_fixture_numbers():
     block = report.readme_block(fixture_results(stale=True))
     assert block.startswith(report.BEGIN) and block.endswith(report.END)
