@@ -44,13 +44,14 @@ def matmul_gflops(n: int = 2048, reps: int = 10, dtype=tf.float32) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def conv_flops(height: int, width: int, deepest: str = "block5_conv2") -> float:
-    """FLOPs of one optimisation step's convolutions: forward, plus the gradient with respect to the input
-    (same count; no weight gradients are needed). Pooling, ReLU and the losses are not counted."""
+def conv_flops(height: int, width: int, deepest: str = "block5_conv2", model: str = "vgg19") -> float:
+    """FLOPs of one optimisation step's convolutions through ``model`` up to ``deepest``: forward, plus the
+    gradient with respect to the input (same count; no weight gradients are needed). Pooling, ReLU and the losses
+    are not counted."""
     from nststudy.config import model_layers
 
     h, w, cin, total = height, width, 3, 0.0
-    for name in model_layers("vgg19"):
+    for name in model_layers(model):
         if "pool" in name:
             h, w = h // 2, w // 2
         else:
@@ -101,6 +102,30 @@ def per_step(vgg, size: int, steps: int, rounds: int = 2) -> dict:
     return {"size": size, "baseline_s": b, "nststudy_s": o, "speedup": b / o, "steps_timed": len(base),
             "flops": conv_flops(size, size), "path": " / ".join(dict.fromkeys(p["name"] for p in paths)),
             "how": paths[0]["how"], "candidates": paths[0]["timings"], "agreement": paths[0]["agreement"]}
+
+
+def model_speed(size: int, steps: int, rounds: int = 2) -> dict:
+    """Seed 000's "VGG19 is slower than VGG16": median seconds a step of ``nststudy.stylize`` with each network, on
+    StyleConfig's default layers (both have conv1_1 ... conv5_1 and conv4_2), alternating ABAB in one process, each
+    on the path it chooses. Seeded random weights: a step's time does not depend on the weights' values, and no
+    VGG16 ImageNet file is available here (the quality half of the claim needs one)."""
+    from nststudy import StyleConfig, stylize
+
+    content, style = images(size)
+    warmup, times, paths = 3, {"vgg16": [], "vgg19": []}, {}
+    for _ in range(rounds):
+        for model in times:
+            config = StyleConfig(model=model, weights="random", image_size=size, epochs=1,
+                                 steps_per_epoch=max(50, warmup + steps))
+            result = stylize(content, style, config, callback=lambda it: it.step >= warmup + steps, progress=False,
+                             metrics=False)
+            seconds = [0.0] + [row["seconds"] for row in result.history]
+            times[model] += list(np.diff(seconds)[warmup:])
+            paths[model] = result.info["compute_path"]["name"]
+    median = {m: float(statistics.median(t)) for m, t in times.items()}
+    return {"size": size, "weights": "seeded random (seed 0)", "steps_timed": len(times["vgg19"]),
+            "seconds": median, "paths": paths, "vgg19_over_vgg16": median["vgg19"] / median["vgg16"],
+            "flops": {m: conv_flops(size, size, "block5_conv1", m) for m in times}}
 
 
 def _curve_until(content, style, config, target: float, final_from_step: int = 0, check=None) -> dict:
@@ -291,5 +316,5 @@ def sweep_overhead(size: int = 256, steps: int = 60) -> dict:
             "overhead_fraction": overhead / (overhead + projected), "cells": cells}
 
 
-__all__ = ["precision_study", "warm_paths", "multiscale_method", "MULTISCALE", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
+__all__ = ["precision_study", "model_speed", "warm_paths", "multiscale_method", "MULTISCALE", "matmul_gflops", "conv_flops", "per_step", "time_to_quality", "sweep_overhead", "images",
            "CONTENT_LAYERS", "STYLE_LAYERS"]

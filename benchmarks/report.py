@@ -314,6 +314,23 @@ def memory_lines(r: dict) -> list[str]:
     return lines
 
 
+def model_lines(r: dict) -> list[str]:
+    """Seed 000's "VGG19 slower than VGG16", the speed half (seeded random weights; the quality half needs a VGG16
+    ImageNet file, which this machine does not have)."""
+    if not r.get("models"):
+        return []
+    lines = ["VGG16 against VGG19 (seed 000: \"VGG19 is slower\"), nststudy's step on StyleConfig's default layers "
+             "(to conv5_1), each network on the path it chooses, alternating in one process. Seeded random weights: "
+             "a step's time does not depend on the weights' values; whether the pictures differ needs VGG16's "
+             "ImageNet file, which is not available here (experiments/model).", "",
+             "| size | VGG16 s/step | VGG19 s/step | VGG19 / VGG16 | conv FLOPs VGG19 / VGG16 |", "|---|---|---|---|---|"]
+    for ms in r["models"]:
+        sec, fl = ms["seconds"], ms["flops"]
+        lines.append(f"| {ms['size']}² | {sec['vgg16']:.3f} ({ms['paths']['vgg16']}) | {sec['vgg19']:.3f} "
+                     f"({ms['paths']['vgg19']}) | {ms['vgg19_over_vgg16']:.2f}× | {fl['vgg19'] / fl['vgg16']:.2f}× |")
+    return lines
+
+
 def results_md(r: dict) -> str:
     """The whole of RESULTS.md."""
     lines = [f"# Benchmark results ({r['machine']['date']})", "",
@@ -339,6 +356,8 @@ def results_md(r: dict) -> str:
         lines += [""] + precision_lines(r)
     if r.get("memory"):
         lines += [""] + memory_lines(r)
+    if r.get("models"):
+        lines += [""] + model_lines(r)
     lines += ["", "## Real time (feed-forward network)", ""]
     if r.get("realtime"):
         lines += realtime_lines(r["realtime"])

@@ -145,6 +145,13 @@ def measure_all(args, r: dict, save) -> None:
         print(f"sweep overhead {o['size']}²: {o['overhead_s']:.1f} s outside the optimisation, against "
               f"{o['projected_optimisation_s']:.0f} s for {o['default_steps']} steps -> {o['overhead_fraction']:.1%} "
               f"(target <= 10%)", flush=True)
+    if "models" not in r:
+        r["models"] = [measure.model_speed(size, 4 if quick else 8) for size in sizes]
+        save(r)
+    for ms in r["models"]:
+        print(f"VGG16 vs VGG19 {ms['size']}² ({ms['weights']} weights): " + ", ".join(
+            f"{m} {v:.3f} s a step ({ms['paths'][m]})" for m, v in ms["seconds"].items())
+            + f" -> VGG19 takes {ms['vgg19_over_vgg16']:.2f}x VGG16's time", flush=True)
     if "realtime" not in r:  # realtime.main prints its own lines
         r["realtime"] = realtime.main(["--quick"] if quick else [])
         save(r)

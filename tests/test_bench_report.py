@@ -199,3 +199,14 @@ def test_a_quick_realtime_record_has_no_verdict_at_the_goals_sizes():
     assert "not measured at 256² in this record: —." in md
     assert "| feed-forward network, frames per second at 512² (width 0.5, bfloat16, the recommended network; batch 1) " \
            "| not measured in this record | ≥ 6 fps | — |" in md
+
+
+def test_model_speed_table_comes_from_the_record():
+    r = fixture_results(stale=False)
+    assert "VGG16 against VGG19" not in report.results_md(r)
+    r["models"] = [{"size": 64, "weights": "seeded random (seed 0)", "steps_timed": 8,
+                    "seconds": {"vgg16": 0.5, "vgg19": 0.6}, "paths": {"vgg16": "bfloat16", "vgg19": "tf.function"},
+                    "vgg19_over_vgg16": 1.2, "flops": {"vgg16": 10e9, "vgg19": 13e9}}]
+    md = report.results_md(r)
+    assert "VGG16 against VGG19" in md and "not available here" in md
+    assert "| 64² | 0.500 (bfloat16) | 0.600 (tf.function) | 1.20× | 1.30× |" in md

@@ -17,6 +17,15 @@ import baseline  # noqa: E402
 import measure  # noqa: E402
 
 
+def test_conv_flops_of_vgg16_by_hand():
+    # VGG16 to conv5_1 at 32x32: blocks of 2, 2, 3, 3 convs and conv5_1; 2*h*w*9*cin*cout each, doubled (input grad)
+    convs = [(32, 3, 64), (32, 64, 64), (16, 64, 128), (16, 128, 128), (8, 128, 256), (8, 256, 256), (8, 256, 256),
+             (4, 256, 512), (4, 512, 512), (4, 512, 512), (2, 512, 512)]
+    by_hand = 2 * sum(2 * s * s * 9 * cin * cout for s, cin, cout in convs)
+    assert measure.conv_flops(32, 32, "block5_conv1", "vgg16") == by_hand
+    assert measure.conv_flops(32, 32, "block5_conv1", "vgg19") > by_hand
+
+
 def test_conv_flops_by_hand():
     # block1_conv1 at 4x4: 16 positions x 9 x 3 x 64 multiply-adds, forward + input gradient.
     assert measure.conv_flops(4, 4, "block1_conv1") == 2 * (2 * 16 * 9 * 3 * 64)
@@ -86,7 +95,7 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert "RANDOM WEIGHTS" in out
     for figure in ("matmul:", "per step 64²:", "per step 96²:", "paths 96²: tf.function", "GFLOP/s 96²:",
                    "time to quality 64²: nststudy L-BFGS", "precision 64²", "peak memory 128²:", "sweep overhead 64²:",
-                   "realtime: ", "| 64² fps (ms a frame, GFLOP/s) | 128² fps", "Goals (issue 20)"):
+                   "VGG16 vs VGG19 96²", "realtime: ", "| 64² fps (ms a frame, GFLOP/s) | 128² fps", "Goals (issue 20)"):
         assert figure in out, figure
     results = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "RANDOM WEIGHTS" in results and "| speed-up per step at 96²" in results
@@ -99,6 +108,7 @@ def test_quick_benchmark_prints_every_figure_and_writes_results(tmp_path):
     assert set(data["precision"]["runs"]) == {"float32", "bfloat16"}
     assert data["realtime"]["quick"] and len(data["realtime"]["fps"]) == 3 * 2 * 2  # widths x precisions x sizes
     assert "## Real time (feed-forward network)" in results and "**Quick run**" in results
+    assert [m["size"] for m in data["models"]] == [64, 96] and "VGG16 against VGG19" in results
 
 
 def test_time_to_quality_resumes_only_the_missing_methods(monkeypatch):
@@ -126,7 +136,7 @@ def measured_sections() -> dict:
     return {"machine": {"flags": []}, "matmul_gflops": 100.0, "matmul_gflops_bf16": 200.0, "per_step": [],
             "quality": {"complete": True, "size": 64, "methods": {}}, "memory": [], "overhead": {"error": "stub"},
             "precision": {"size": 64, "steps": 20, "optimizer": "adam", "pixel_rms_difference": 0.0,
-                          "runs": {"float32": run_f32, "bfloat16": run_f32}}}
+                          "runs": {"float32": run_f32, "bfloat16": run_f32}}, "models": []}
 
 
 @pytest.fixture
