@@ -386,8 +386,12 @@ def readme_block(r: dict) -> str:
         reached = [(n, mm) for n, mm in q["methods"].items() if mm["reached"] and n != BASELINE]
         fracs = "; ".join(f"{n[len('nststudy '):] if n.startswith('nststudy ') else n} {mm['seconds'] / base:.2f}×"
                           for n, mm in sorted(reached, key=lambda nm: nm[1]["seconds"]))
+        missed = "; ".join(f"{n[len('nststudy '):] if n.startswith('nststudy ') else n} ended "
+                           f"{(mm['best'] / q['target'] - 1):.1%} above it" for n, mm in q["methods"].items()
+                           if not mm["reached"] and mm.get("best") and q.get("target"))
         parts.append(f"Time to the loop's {q['steps']}-step loss at {q['size']}², as a fraction of the loop's "
-                     f"{base:.0f} s: {fracs}." + stale_note(q) + measured_note(q, r))
+                     f"{base:.0f} s: {fracs}." + (f" Not reached: {missed}." if missed else "") + stale_note(q)
+                     + measured_note(q, r))
     if r.get("precision"):
         pr = r["precision"]
         ratio, ok = precision_verdict(pr)

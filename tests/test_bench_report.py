@@ -80,6 +80,8 @@ def test_readme_block_holds_the_fixture_numbers():
     assert block.startswith(report.BEGIN) and block.endswith(report.END)
     assert "2.00× at 64² (bfloat16)" in block
     assert "as a fraction of the loop's 200 s: L-BFGS 0.25×." in block and "**Stale:**" in block
+    # Adam's best 5.5 against the target 5.0
+    assert "Not reached: Adam + ExponentialDecay ended 10.0% above it." in block
     assert "2.00 GiB at 64², 4.00 GiB at 128²" in block and "0.90–1.25×" in block
 
 
