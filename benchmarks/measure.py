@@ -123,7 +123,8 @@ def model_speed(size: int, steps: int, rounds: int = 2) -> dict:
             times[model] += list(np.diff(seconds)[warmup:])
             paths[model] = result.info["compute_path"]["name"]
     median = {m: float(statistics.median(t)) for m, t in times.items()}
-    return {"size": size, "weights": "seeded random (seed 0)", "steps_timed": len(times["vgg19"]),
+    return {"size": size, "date": time.strftime("%Y-%m-%d %H:%M"), "weights": "seeded random (seed 0)",
+            "steps_timed": len(times["vgg19"]),
             "seconds": median, "paths": paths, "vgg19_over_vgg16": median["vgg19"] / median["vgg16"],
             "flops": {m: conv_flops(size, size, "block5_conv1", m) for m in times}}
 

@@ -322,7 +322,8 @@ def model_lines(r: dict) -> list[str]:
     lines = ["VGG16 against VGG19 (seed 000: \"VGG19 is slower\"), nststudy's step on StyleConfig's default layers "
              "(to conv5_1), each network on the path it chooses, alternating in one process. Seeded random weights: "
              "a step's time does not depend on the weights' values; whether the pictures differ needs VGG16's "
-             "ImageNet file, which is not available here (experiments/model).", "",
+             "ImageNet file, which is not available here (experiments/model)."
+             + (f" Measured {r['models'][0]['date']}." if r["models"][0].get("date") else ""), "",
              "| size | VGG16 s/step | VGG19 s/step | VGG19 / VGG16 | conv FLOPs VGG19 / VGG16 |", "|---|---|---|---|---|"]
     for ms in r["models"]:
         sec, fl = ms["seconds"], ms["flops"]
