@@ -172,7 +172,10 @@ def warm_paths(content, style, sizes) -> None:
 # current L-BFGS on the bfloat16 path (loaded machine): 256² iterations to the target after 128² x 100: 359; after
 # 64² x 100 -> 128² x 100: 250; after 64² x 250 -> 128² x 250: 191; after 64² x 500 -> 128² x 500 (which stopped
 # at 322): 204; after 128² x 250: 229 (make bench, 0.22 of the baseline). A coarse iteration costs 1/16 or 1/4 of a
-# full one. benchmarks/tune_stages.py times other coarse lengths.
+# full one. benchmarks/tune_stages.py times other coarse lengths (tune_stages.json: measured before L-BFGS ran with
+# one BLAS thread, so its seconds are those of the slower loop; its iteration counts still hold). With one BLAS
+# thread (2026-11-30, quiet machine): 128² x 250 -> 256² reached the target in 100.7 s and 64² x 250 -> 128² x 250 ->
+# 256² in 99.5 s, 0.17 of the baseline's 589.8 s in the same run (results.json).
 MULTISCALE = [((2,), (250,)), ((4, 2), (250, 250))]
 
 
