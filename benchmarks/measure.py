@@ -151,8 +151,10 @@ def _curve_until(content, style, config, target: float, final_from_step: int = 0
 
     result = stylize(content, style, config, callback=callback, progress=False, metrics=False)
     path = result.info.get("compute_path", {}).get("name")  # of the last scale of a multiscale run
+    lbfgs = {k: v for k, v in result.info.items() if k.startswith("lbfgs_")}  # of the last scale: why it ended
     return {"curve": curve, "reached": bool(reached), "seconds": reached.get("seconds"), "step": reached.get("step"),
-            "best": min((c[1] for c in curve[final_from_step:]), default=None), "path": path}
+            "best": min((c[1] for c in curve[final_from_step:]), default=None), "path": path,
+            **({"lbfgs": lbfgs} if lbfgs else {})}
 
 
 def warm_paths(content, style, sizes) -> None:

@@ -266,6 +266,14 @@ def quality_lines(r: dict) -> list[str]:
         path = "—" if name == BASELINE else mm.get("path", "not recorded")
         lines.append(f"| {name}{mark} | {path} | {'yes' if mm['reached'] else 'no'} | {mm['step'] or '—'} | {secs} "
                      f"| {frac} |")
+    for name, mm in q["methods"].items():
+        lb = mm.get("lbfgs")
+        if lb and not mm["reached"]:
+            switch = (f", float32 from iteration {lb['lbfgs_float32_from_step']}" if "lbfgs_float32_from_step" in lb
+                      else "")
+            lines += ["", f"{name} ended after {lb.get('lbfgs_iterations')} iterations and "
+                          f"{lb.get('lbfgs_restarts', 0)} restarts{switch}: SciPy's last message "
+                          f"\"{lb.get('lbfgs_message')}\"."]
     return lines
 
 

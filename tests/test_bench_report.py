@@ -212,3 +212,12 @@ def test_model_speed_table_comes_from_the_record():
     md = report.results_md(r)
     assert "VGG16 against VGG19" in md and "not available here" in md
     assert "| 64² | 0.500 (bfloat16) | 0.600 (tf.function) | 1.20× | 1.30× |" in md
+
+
+def test_an_lbfgs_method_that_did_not_reach_the_target_says_why_it_ended():
+    r = fixture_results(stale=False)
+    r["quality"]["methods"]["nststudy L-BFGS"].update(reached=False, lbfgs={
+        "lbfgs_iterations": 546, "lbfgs_restarts": 2, "lbfgs_float32_from_step": 468,
+        "lbfgs_message": "ABNORMAL_TERMINATION_IN_LNSRCH"})
+    assert ('nststudy L-BFGS ended after 546 iterations and 2 restarts, float32 from iteration 468: SciPy\'s last '
+            'message "ABNORMAL_TERMINATION_IN_LNSRCH".') in report.results_md(r)
