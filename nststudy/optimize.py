@@ -203,10 +203,16 @@ def run_lbfgs(loss_fn, x0, config, on_step, resume=None, path: ComputePath | Non
                               options={"maxiter": iters, "maxfun": max(15000, 3 * iters), "ftol": 0.0, "gtol": 0.0,
                                        "maxcor": 10})
             calls.append(result)
+            gave_up = "ABNORMAL" in str(result.message)
+            # With ftol = 0, SciPy's "RELATIVE REDUCTION OF F <= FACTR*EPSMCH" means a step that did not lower the
+            # loss at all: in float32 the end, on bfloat16 features the loss rounding to the same value (measured:
+            # 256² Tübingen x The Starry Night, from the photo, ended so after 546 of 1000 iterations, 2.6 % above the
+            # tutorial's 1000-step loss, make bench 2026-11-30).
+            flat = "REDUCTION" in str(result.message).upper() and precision != "float32"
             if (state["stopped"] != "completed" or state["step"] >= config.total_steps
-                    or "nonfinite_at" in state or "ABNORMAL" not in str(result.message)):
+                    or "nonfinite_at" in state or not (gave_up or flat)):
                 break
-            if state["step"] == first:  # the line search gave up without a single step
+            if flat or state["step"] == first:  # no decrease the bfloat16 loss can show, or no step at all
                 if precision == "float32":
                     break
                 # Near convergence bfloat16 features make the loss too coarse for the line search (measured: 256²
