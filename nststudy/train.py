@@ -7,6 +7,7 @@ resume after a kill, previews and the run folder.
     loss.png        the terms against the step                   previews/     held-out photos every K steps
     checkpoint.npz  weights, Adam state, step, training time (the resume point, every N steps)
     model.keras     the trained network (nststudy.transform)      image.png     the first held-out preview
+    content.png     the first held-out photo as the network saw it for image.png (a study grid's input tile)
     inputs.json     also the md5 of ``init_model``, the network a fine-tune started from (TrainConfig.init_model)
     result.json     how the run ended, final losses, time, metric_* of the first held-out photo (quality
                     panel of nststudy.metrics and the flicker of a pan-and-zoom clip); written last
@@ -288,6 +289,7 @@ def finish(directory, net, stylizer, source, history, held, stopped, seconds, re
     save_transform(net, directory / "model.keras")
     last = write_previews(directory, stylizer, *held, "final")
     save_image(np.asarray(Image.open(last[0])), directory / "image.png")
+    save_image(held[1][0], directory / "content.png")
     write_text(directory / "history.csv", history_csv(history))
     if history:
         fig = plot_losses(history, COLUMNS[1:-1], title=f"{directory.name} — loss network {source.label}")

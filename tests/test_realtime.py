@@ -225,6 +225,9 @@ def test_run_folder_is_complete(reference):
             "style.png", "checkpoint.npz", "result.json", "previews"} <= names
     previews = sorted(p.name for p in (reference / "previews").iterdir())
     held = json.loads((reference / "inputs.json").read_text())["held_out"]
+    # content.png: the held-out photo image.png shows stylised, at its size (a study grid's content tile)
+    assert "content.png" in names
+    assert Image.open(reference / "content.png").size == Image.open(reference / "image.png").size
     assert len(held) == 1 and Path(held[0]).stem not in [Path(p).stem for p in
                                                          json.loads((reference / "inputs.json").read_text())["photos"]]
     stem = Path(held[0]).stem

@@ -273,3 +273,24 @@ def test_distances_to_blended_references_are_not_drawn_by_default():
     assert resolve({}, blend, False, columns, comparable=False)["metrics"] == ["metric_ssim_content"]
     assert resolve({}, blend, False, columns)["metrics"] == ["metric_style_distance", "metric_colour_to_style",
                                                              "metric_ssim_content"]
+
+
+def test_grid_content_tile_of_a_training_run_is_its_held_out_photo(tmp_path):
+    """Feed-forward training runs recorded before train.finish wrote content.png (experiments/feedforward) left the
+    grid's content column blank; the tile is now their first held-out photo at image.png's size."""
+    from nststudy.images import load_image, resize
+    from nststudy.studyfigures import _input_tile
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    Image.new("RGB", (40, 30)).save(folder / "image.png")
+    (folder / "result.json").write_text(json.dumps({"status": "complete", "held_out": ["coffee"]}))
+    tile = np.asarray(_input_tile(folder, "content"))
+    assert tile.shape == (30, 40, 3)
+    np.testing.assert_array_equal(tile, resize(load_image("coffee"), 30, 40))
+    assert _input_tile(folder, "style") is None  # only the content has a stand-in
+    Image.new("RGB", (8, 6), (255, 0, 0)).save(folder / "content.png")  # a recorded input wins
+    assert np.asarray(_input_tile(folder, "content")).shape == (6, 8, 3)
+    (folder / "content.png").unlink()
+    (folder / "result.json").write_text(json.dumps({"status": "complete"}))
+    assert _input_tile(folder, "content") is None
