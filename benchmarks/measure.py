@@ -75,14 +75,16 @@ def baseline_step_times(vgg, content, style, steps: int, warmup: int = 3) -> lis
     return times
 
 
-def nststudy_step_times(content, style, steps: int, warmup: int = 3) -> tuple[list[float], dict]:
-    """``nststudy.stylize`` on the tutorial's loss, a run of >= 50 steps (long enough for the path to be chosen by
-    measurement, as in real runs) stopped by the callback after ``warmup + steps``; the times of the steps after
-    the warm-up (the first holds the choice and compilation) and the path the run took (env.json's record)."""
+def nststudy_step_times(content, style, steps: int, warmup: int = 3, config=None) -> tuple[list[float], dict]:
+    """``nststudy.stylize`` on the tutorial's loss (or on ``config``), a run of >= 50 steps (long enough for the path
+    to be chosen by measurement, as in real runs) stopped by the callback after ``warmup + steps``; the times of the
+    steps after the warm-up (the first holds the choice and compilation) and the path the run took (env.json's
+    record)."""
     from nststudy import stylize
 
     h, w = content.shape[:2]
-    config = tutorial_config(h, w, epochs=1, steps_per_epoch=max(50, warmup + steps), weights=WEIGHTS)
+    config = (config or tutorial_config(h, w, epochs=1, weights=WEIGHTS)).replace(
+        epochs=1, steps_per_epoch=max(50, warmup + steps))
     result = stylize(content, style, config, callback=lambda it: it.step >= warmup + steps, progress=False,
                      metrics=False)
     seconds = [0.0] + [row["seconds"] for row in result.history]
@@ -109,19 +111,16 @@ def model_speed(size: int, steps: int, rounds: int = 2) -> dict:
     StyleConfig's default layers (both have conv1_1 ... conv5_1 and conv4_2), alternating ABAB in one process, each
     on the path it chooses. Seeded random weights: a step's time does not depend on the weights' values, and no
     VGG16 ImageNet file is available here (the quality half of the claim needs one)."""
-    from nststudy import StyleConfig, stylize
+    from nststudy import StyleConfig
 
     content, style = images(size)
-    warmup, times, paths = 3, {"vgg16": [], "vgg19": []}, {}
+    times, paths = {"vgg16": [], "vgg19": []}, {}
     for _ in range(rounds):
         for model in times:
-            config = StyleConfig(model=model, weights="random", image_size=size, epochs=1,
-                                 steps_per_epoch=max(50, warmup + steps))
-            result = stylize(content, style, config, callback=lambda it: it.step >= warmup + steps, progress=False,
-                             metrics=False)
-            seconds = [0.0] + [row["seconds"] for row in result.history]
-            times[model] += list(np.diff(seconds)[warmup:])
-            paths[model] = result.info["compute_path"]["name"]
+            config = StyleConfig(model=model, weights="random", image_size=size)
+            step_times, path = nststudy_step_times(content, style, steps, config=config)
+            times[model] += step_times
+            paths[model] = path["name"]
     median = {m: float(statistics.median(t)) for m, t in times.items()}
     return {"size": size, "date": time.strftime("%Y-%m-%d %H:%M"), "weights": "seeded random (seed 0)",
             "steps_timed": len(times["vgg19"]),
