@@ -264,5 +264,26 @@ def load_run(directory) -> dict:
     return out
 
 
-__all__ = ["Snapshots", "load_snapshot", "clear_snapshots", "begin_run", "STATUS", "save_run", "run_status", "loss_worsened",
+def input_image(folder: Path, name: str):
+    """A run's input image (a study grid's input tile): ``<name>.png`` of its run folder; for the content of a
+    feed-forward training run recorded before it wrote content.png, its first held-out photo (result.json) at image.png's
+    size - the photo image.png shows stylised. None when neither exists."""
+    from PIL import Image
+
+    path = folder / f"{name}.png"
+    if path.is_file():
+        return Image.open(path)
+    result, image = folder / "result.json", folder / "image.png"
+    if name != "content" or not (result.is_file() and image.is_file()):
+        return None
+    held = json.loads(result.read_text()).get("held_out") or []
+    if not held:
+        return None
+    from .images import load_image, resize
+
+    size = Image.open(image).size  # (w, h)
+    return resize(load_image(held[0]), size[1], size[0])
+
+
+__all__ = ["input_image", "Snapshots", "load_snapshot", "clear_snapshots", "begin_run", "STATUS", "save_run", "run_status", "loss_worsened",
            "load_run", "is_complete", "environment", "history_csv", "run_directory"]

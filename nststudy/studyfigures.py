@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import status as st
 from .figurespec import LABELS, aggregate
-from .runs import is_complete, load_run
+from .runs import input_image, is_complete, load_run
 from .sweeps import Sweep, Trial, format_value, trial_status
 
 GRID_DPI = 100  # the grid is saved at this resolution...
@@ -108,7 +108,7 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, tile: float = T
         folder = runs / shown[0].id  # the inputs, from a trial that got far enough to record them
         for j, name in enumerate(inputs):
             ax = cell(i, j)
-            picture = _input_tile(folder, name)
+            picture = input_image(folder, name)
             if picture is not None:
                 ax.imshow(picture)
             ax.set_title((name if k == 2 else "original") if i == 0 else "", fontsize=7)
@@ -130,27 +130,6 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, tile: float = T
         ax.set_yticks([])
     fig.suptitle(f"{sweep.name} — {weights_label(trials, runs)}", fontsize=9, y=1 - 0.12 / height)
     return fig
-
-
-def _input_tile(folder: Path, name: str):
-    """A trial's input image for the grid: ``<name>.png`` of its run folder; for the content of a feed-forward
-    training run recorded before it wrote content.png, its first held-out photo (result.json) at image.png's
-    size - the photo image.png shows stylised. None when neither exists."""
-    from PIL import Image
-
-    path = folder / f"{name}.png"
-    if path.is_file():
-        return Image.open(path)
-    result, image = folder / "result.json", folder / "image.png"
-    if name != "content" or not (result.is_file() and image.is_file()):
-        return None
-    held = json.loads(result.read_text()).get("held_out") or []
-    if not held:
-        return None
-    from .images import load_image, resize
-
-    size = Image.open(image).size  # (w, h)
-    return resize(load_image(held[0]), size[1], size[0])
 
 
 def _trial_label(sweep: Sweep, t: Trial) -> str:

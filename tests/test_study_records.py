@@ -279,7 +279,7 @@ def test_grid_content_tile_of_a_training_run_is_its_held_out_photo(tmp_path):
     """Feed-forward training runs recorded before train.finish wrote content.png (experiments/feedforward) left the
     grid's content column blank; the tile is now their first held-out photo at image.png's size."""
     from nststudy.images import load_image, resize
-    from nststudy.studyfigures import _input_tile
+    from nststudy.runs import input_image as _input_tile
 
     folder = tmp_path / "run"
     folder.mkdir()
