@@ -15,7 +15,7 @@ from .values import _as_tuple, _number, parse_list
 from .vgglayers import MODELS, keras_layer_name, layer_depth, model_layers, paper_name
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
-INITS = ("content", "noise", "style")
+INITS = ("content", "noise", "faint_noise", "style")
 POOLINGS = ("max", "avg")
 COLOR_PRESERVATION = ("none", "luminance", "histogram")
 STYLE_NORMALIZATIONS = ("none", "target")  # see losses.normalized_style_layer_loss
@@ -126,7 +126,9 @@ class StyleConfig(ConfigRecord):
     scale_steps: tuple = param((), "multiscale: steps (or L-BFGS iterations) at each size of scales, one per entry, "
                                    "e.g. [150] (empty: epochs × steps_per_epoch at each, as at the final size)",
                                items=int)
-    init: str = param("content", 'start image: "content" | "noise" (Gatys et al.) | "style"')
+    init: str = param("content", 'start image: "content" | "noise" (uniform 0..255, Gatys et al.) | '
+                                  '"faint_noise" (the ImageNet mean colour plus noise of std 1 grey level, '
+                                  'as neural-style\'s -init random) | "style"')
     seed: int = param(0, "seeds the noise start, random weights and TensorFlow")
     snapshot_every: int = param(0, "every this many steps save the image and the optimiser's position in the run "
                                    "folder (0: never)")

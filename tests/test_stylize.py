@@ -24,6 +24,7 @@ from nststudy.images import ImageError, fit_size, resize
 from nststudy.models import resolve_weights
 from nststudy.runs import is_complete, load_run, save_run
 from nststudy.loop import Iterate, StyleResult, run_objective
+from nststudy.colour import VGG_MEAN_RGB
 from nststudy.stylize import initial_image
 
 HISTORY_KEYS = {"step", "total", "content", "style", "tv", "seconds"}
@@ -212,6 +213,12 @@ def test_initial_images():
     assert 0 <= noise.min() and noise.max() <= 255 and noise.std() > 50
     np.testing.assert_array_equal(noise, initial_image(content, style, c.replace(init="noise")))
     assert not np.array_equal(noise, initial_image(content, style, c.replace(init="noise", seed=1)))
+    faint = initial_image(content, style, c.replace(init="faint_noise"))[0].astype(np.float64)
+    assert faint.shape == (32, 21, 3)
+    np.testing.assert_allclose(faint.mean(axis=(0, 1)), VGG_MEAN_RGB, atol=0.3)  # 672 samples, std 1
+    assert 0.8 < faint.std(axis=(0, 1)).min() and faint.std(axis=(0, 1)).max() < 1.2
+    np.testing.assert_array_equal(faint, initial_image(content, style, c.replace(init="faint_noise"))[0])
+    assert not np.array_equal(faint, initial_image(content, style, c.replace(init="faint_noise", seed=1))[0])
 
 
 @pytest.mark.slow
