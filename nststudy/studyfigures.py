@@ -23,7 +23,7 @@ def _layout(sweep: Sweep, trials: list[Trial]):
     """Row and column labels of the contact sheet. Product sweeps: rows = pair (× first axis when there are
     several axes), columns = the remaining axes. Zip sweeps: rows = the first axis when its values repeat
     (with any axis that is constant for that value), columns = the axes that vary within a row - unless that
-    grid would be mostly empty, then one row per pair and one column per trial."""
+    grid would be half empty or more, then one row per pair and one column per trial."""
     names = list(sweep.axes)
     multi_pair = len(sweep.pairs) > 1
 
@@ -53,8 +53,8 @@ def _layout(sweep: Sweep, trials: list[Trial]):
         return rows, list(dict.fromkeys(c for r in rows.values() for c in r))
 
     rows, cols = arrange(row_keys, col_keys)
-    if sweep.combine == "zip" and row_keys and len(trials) < 0.5 * len(rows) * len(cols):
-        rows, cols = arrange([], names)  # rows would share no columns (a mostly empty grid): one row per pair
+    if sweep.combine == "zip" and row_keys and len(trials) <= 0.5 * len(rows) * len(cols):
+        rows, cols = arrange([], names)  # half the grid or more would be empty: one row per pair
     return rows, cols
 
 

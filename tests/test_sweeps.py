@@ -572,16 +572,19 @@ def test_dask_cluster_runs_the_trials(tmp_path):
 
 
 def test_zip_grid_without_shared_columns_is_one_row_per_pair():
-    """style_layers zips 8 layer sets with their weights; grouping rows by layer set would leave 32 of 40
-    cells empty, so the grid puts every trial in one row, in the sweep file's order."""
+    """A zip of 4 layer sets under two style losses: grouping rows by loss would leave 8 of 16 cells empty
+    (each set runs under one loss only), so the grid puts every trial in one row, in the sweep file's order."""
     from nststudy.studyfigures import _layout
 
-    sweep = load_sweep(Path(__file__).parent.parent / "experiments" / "style_layers" / "sweep.yaml")
+    sweep = load_sweep(Path(__file__).parent.parent / "experiments" / "gatys_fig2" / "sweep.yaml")
+    sweep.combine, sweep.pairs = "zip", [["tubingen", "starry_night"]]
+    sweep.axes = {"style_normalization": ["none", "none", "target", "target"],
+                  "style_layers": [["conv1_1"], ["conv1_1", "conv2_1"], ["conv3_1"], ["conv3_1", "conv4_1"]]}
     trials = expand(sweep)
     rows, cols = _layout(sweep, trials)
-    assert len(rows) == 1 and len(cols) == 8
+    assert len(rows) == 1 and len(cols) == 4
     assert [cell.id for cell in next(iter(rows.values())).values()] == [t.id for t in trials]
-    assert cols[0] == "style_layers=conv1_1, style_layer_weights=1"
+    assert cols[0] == "style_normalization=none, style_layers=conv1_1"
 
     # A zip whose rows do share columns keeps the two-way layout.
     sweep.axes = {"content_layers": [["conv4_2"], ["conv4_2"], ["conv5_2"], ["conv5_2"]],
