@@ -224,7 +224,8 @@ def runs_folder(sweep: Sweep, preset: str | None, trials) -> Path:
 
 
 def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True) -> dict:
-    """Run every trial not yet finished with its current parameters and record ``sweep.json``; the study's
+    """Run every trial not yet finished with its current parameters and record the call in ``sweep.json``
+    (kept as it is when the call runs nothing, so a report refresh does not overwrite the last run); the study's
     figures, table and README are the report's job (``nststudy.report.build_report``; the CLI calls both).
 
     Which trials to run is decided inside the study lock. Returns a summary dict: every trial's status,
@@ -272,11 +273,13 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True) -> di
                    "failed": [k for k, v in statuses.items() if v in st.UNFINISHED],
                    "flagged": [k for k, v in statuses.items() if v in st.FLAGGED],
                    "exit_code": st.exit_code(statuses.values()), "runs": str(runs)}
-        write_json(runs.parent / "sweep.json", {
-            "preset": preset, "trials": len(trials), "ran": len(todo), **counted, "counts": summary["counts"],
-            "failed": summary["failed"], "flagged": summary["flagged"], "exit_code": summary["exit_code"],
-            "workers": workers, "scheduler": scheduler, "finished": time.strftime("%Y-%m-%d %H:%M"),
-            "wall_seconds": round(time.perf_counter() - started, 1)})
+        last = runs.parent / "sweep.json"
+        if todo or not last.is_file():  # a call that runs nothing (a report refresh) keeps the last run's record
+            write_json(last, {
+                "preset": preset, "trials": len(trials), "ran": len(todo), **counted, "counts": summary["counts"],
+                "failed": summary["failed"], "flagged": summary["flagged"], "exit_code": summary["exit_code"],
+                "workers": workers, "scheduler": scheduler, "finished": time.strftime("%Y-%m-%d %H:%M"),
+                "wall_seconds": round(time.perf_counter() - started, 1)})
     return summary
 
 

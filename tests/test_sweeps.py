@@ -747,7 +747,8 @@ def test_sweep_exit_code_is_the_same_on_an_immediate_rerun(tmp_path, monkeypatch
     assert main(argv) == 3 and len(ran) == 2
     assert f"2 trials, 2 run now; 1 complete, 1 diverged: {bad}" in capsys.readouterr().out
     assert main(argv) == 3 and len(ran) == 2  # nothing rerun, same code
-    assert json.loads((path.parent / "smoke" / "sweep.json").read_text())["flagged"] == [bad]
+    record = json.loads((path.parent / "smoke" / "sweep.json").read_text())
+    assert record["flagged"] == [bad] and record["ran"] == 2  # the rerun ran nothing: the run's record is kept
 
 
 def test_trial_failing_before_its_notebook_is_failed_and_the_environment_restored(tmp_path, monkeypatch):
