@@ -8,6 +8,7 @@ The block (every key optional)::
       metrics: [metric_style_ratio, metric_ssim_content]  # results.csv columns (loss kinds: history.csv columns)
       log_x: true            # default: numeric, all positive and spanning more than a decade
       kind: metric           # metric | loss_vs_time | loss_vs_step
+      lines: [style_normalization]  # axes that always make lines of their own, even where x fixes them
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from .config import paper_name
 
 KINDS = ("metric", "loss_vs_time", "loss_vs_step")
-KEYS = ("x", "metrics", "log_x", "kind")
+KEYS = ("x", "metrics", "log_x", "kind", "lines")
 SEED_AXES = ("seed",)  # axes whose trials are repeats: averaged over, never a line of their own
 # Default metrics, in order, by kind of study; a fallback stands in for a metric older records lack.
 STYLE_METRICS = ("metric_style_ratio", "metric_color_ratio", "metric_ssim_content")
@@ -58,6 +59,10 @@ def check_figure(block, axes: dict, where: str) -> dict:
                          f"got {metrics!r}")
     if "log_x" in block and not isinstance(block["log_x"], bool):
         raise ValueError(f"{where}: figure: log_x must be true or false; got {block['log_x']!r}")
+    lines = block.get("lines", [])
+    if not isinstance(lines, list) or any(a not in axes or a == block.get("x") for a in lines):
+        raise ValueError(f"{where}: figure: lines must be a list of swept axes other than x; got {lines!r}; "
+                         f"accepted: {', '.join(axes)}")
     if block.get("kind", "metric") not in KINDS:
         raise ValueError(f"{where}: figure: kind={block['kind']!r}; accepted: {', '.join(KINDS)}")
     return dict(block)
@@ -93,7 +98,8 @@ def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = Tru
         metrics = [m for m in metrics if m in columns and (comparable or m not in AGAINST_STYLE)]
         metrics = metrics or [m for m in LOSS_METRICS if m in columns]
     return {"kind": kind, "x": x, "numeric": numeric, "log_x": block.get("log_x", bool(spans)),
-            "metrics": metrics, "order": list(dict.fromkeys(_key(v) for v in values)), "line_keys": line_keys(axes, x)}
+            "metrics": metrics, "order": list(dict.fromkeys(_key(v) for v in values)), "line_keys": line_keys(axes, x),
+            "lines": list(block.get("lines", []))}
 
 
 def line_keys(axes: dict, x: str) -> list[str]:
@@ -101,9 +107,10 @@ def line_keys(axes: dict, x: str) -> list[str]:
     return [a for a in axes if a != x and a not in SEED_AXES]
 
 
-def aggregate(rows: list[dict], x: str, metric: str, keys: list[str], order=None) -> dict:
+def aggregate(rows: list[dict], x: str, metric: str, keys: list[str], order=None, always=()) -> dict:
     """Group ``rows`` into lines: one per image pair and value of the ``keys`` that vary within an x value
-    (keys fixed by x, as in a zip sweep, do not split a line). Within a line, rows with equal x (seeds, or
+    (keys fixed by x, as in a zip sweep, do not split a line, unless named in ``always``: the figure block's
+    ``lines``, e.g. a style loss whose betas are not on the other loss's scale). Within a line, rows with equal x (seeds, or
     repeats) become one point: ``(x, mean, min, max, n)``. Rows without a number for ``metric`` are left out.
     Points are in ``order`` (x values as ``resolve`` gives them; others after, in row order); each point's x is
     the value's text (``"0.01"``, ``"conv4_2"``). Returns ``{label: points}``."""
@@ -111,7 +118,7 @@ def aggregate(rows: list[dict], x: str, metric: str, keys: list[str], order=None
     by_x = {}
     for r in rows:
         by_x.setdefault(_key(r[x]), []).append(r)
-    split = [k for k in keys if any(len({_key(r.get(k)) for r in g}) > 1 for g in by_x.values())]
+    split = [k for k in keys if k in always or any(len({_key(r.get(k)) for r in g}) > 1 for g in by_x.values())]
     pairs = {str(r.get("pair", "")) for r in rows}
     groups = {}
     for r in rows:

@@ -203,7 +203,7 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
     import matplotlib.pyplot as plt
 
     x, order = spec["x"], spec["order"]
-    lines = {m: aggregate(rows, x, m, spec["line_keys"], order) for m in spec["metrics"]}
+    lines = {m: aggregate(rows, x, m, spec["line_keys"], order, spec.get("lines", ())) for m in spec["metrics"]}
     metrics = [m for m in spec["metrics"] if lines[m]]
     if not metrics:
         return None

@@ -18,7 +18,7 @@ from PIL import Image
 
 matplotlib.use("Agg")
 
-from nststudy.figurespec import aggregate, resolve  # noqa: E402
+from nststudy.figurespec import aggregate, check_figure, resolve  # noqa: E402
 from nststudy.report import build_report  # noqa: E402
 from nststudy.studyfigures import metric_figure  # noqa: E402
 from nststudy.sweeps import expand, load_sweep  # noqa: E402
@@ -200,6 +200,22 @@ def test_an_axis_that_varies_at_equal_x_makes_lines_and_one_fixed_by_x_does_not(
     lines = aggregate(rows, "opt", "m", keys=["lr", "steps"], order=["sgd", "adam"])
     assert lines == {"steps=50": [("sgd", 0.0, 0.0, 0.0, 1), ("adam", 2.0, 2.0, 2.0, 1)],
                      "steps=80": [("sgd", 1.0, 1.0, 1.0, 1), ("adam", 3.0, 3.0, 3.0, 1)]}
+
+
+def test_figure_lines_split_an_axis_that_x_fixes():
+    """The defaults study: beta 100 and 1000 go with the paper's loss, 4e11 and 4e12 with the normalised one. Their
+    betas are on different scales, so ``lines: [norm]`` keeps them apart; without it they are one line."""
+    rows = [{"pair": "A", "beta": b, "norm": n, "m": float(i)}
+            for i, (b, n) in enumerate([(100, "none"), (1000, "none"), (4e11, "target"), (4e12, "target")])]
+    assert list(aggregate(rows, "beta", "m", keys=["norm"])) == [""]
+    lines = aggregate(rows, "beta", "m", keys=["norm"], always=["norm"])
+    assert lines == {"norm=none": [("100", 0.0, 0.0, 0.0, 1), ("1000", 1.0, 1.0, 1.0, 1)],
+                     "norm=target": [("4e+11", 2.0, 2.0, 2.0, 1), ("4e+12", 3.0, 3.0, 3.0, 1)]}
+    axes = {"beta": [100, 1000, 4e11, 4e12], "norm": ["none", "none", "target", "target"]}
+    assert resolve(check_figure({"lines": ["norm"]}, axes, "s"), axes, False, ["m"])["lines"] == ["norm"]
+    for bad in (["seedless"], ["beta"], "norm"):
+        with pytest.raises(ValueError, match="lines must be a list of swept axes other than x"):
+            check_figure({"x": "beta", "lines": bad}, axes, "s")
 
 
 def test_seed_axis_draws_a_band_and_says_n(tmp_path):
