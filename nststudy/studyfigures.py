@@ -207,6 +207,8 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
     metrics = [m for m in spec["metrics"] if lines[m]]
     if not metrics:
         return None
+    many = max(len(lines[m]) for m in metrics) > 6  # the legend goes below the panels, 20 colours instead of 10
+    colour = (lambda i: plt.get_cmap("tab20")(i % 20)) if many else (lambda i: f"C{i % 10}")
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.3 * len(metrics) + 0.6, 3.9), squeeze=False)
     for ax, m in zip(axes[0], metrics):
         for i, (label, points) in enumerate(lines[m].items()):
@@ -215,8 +217,8 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
             if counts[-1] > 1:
                 n = f"n={counts[0]}" if len(counts) == 1 else f"n={counts[0]}-{counts[-1]}"
                 label = f"{label or 'mean'} (mean of {n}; band: min-max)"
-                ax.fill_between(xs, [p[2] for p in points], [p[3] for p in points], color=f"C{i % 10}", alpha=0.2)
-            ax.plot(xs, [p[1] for p in points], "o-", color=f"C{i % 10}", ms=4, lw=1.3, label=label or None)
+                ax.fill_between(xs, [p[2] for p in points], [p[3] for p in points], color=colour(i), alpha=0.2)
+            ax.plot(xs, [p[1] for p in points], "o-", color=colour(i), ms=4, lw=1.3, label=label or None)
         if spec["log_x"] and spec["numeric"]:
             ax.set_xscale("log")
         if not spec["numeric"]:
@@ -225,11 +227,17 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
         ax.set_xlabel(x + (" (log scale)" if spec["log_x"] and spec["numeric"] else ""), fontsize=8)
         ax.set_ylabel(LABELS.get(m, m), fontsize=8)
         ax.grid(True, alpha=0.3)
-    if any(ax.get_legend_handles_labels()[0] for ax in axes[0]):
-        axes[0][0].legend(fontsize=6, loc="best")
     fig.suptitle(f"{sweep.name}: {', '.join(m.removeprefix('metric_') for m in metrics)} against {x} — "
                  f"{rows_weights_label(rows)}", fontsize=9)
     fig.tight_layout()
+    if many:  # below the panels, where it hides no point
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        rows_needed = -(-len(labels) // 2)
+        fig.set_figheight(3.9 + 0.16 * rows_needed)
+        fig.legend(handles, labels, fontsize=6, loc="lower center", ncol=2, frameon=False)
+        fig.tight_layout(rect=(0, 0.16 * rows_needed / fig.get_figheight(), 1, 1))
+    elif any(ax.get_legend_handles_labels()[0] for ax in axes[0]):
+        axes[0][0].legend(fontsize=6, loc="best")
     return fig
 
 
