@@ -225,7 +225,11 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
             ax.set_xticks(range(len(order)))
             ax.set_xticklabels([_wrap(v, 14) for v in order], fontsize=6, rotation=30 if len(order) > 4 else 0)
         ax.set_xlabel(x + (" (log scale)" if spec["log_x"] and spec["numeric"] else ""), fontsize=8)
-        ax.set_ylabel(LABELS.get(m, m), fontsize=8)
+        values = [p[k] for pts in lines[m].values() for p in pts for k in (1, 2, 3)]
+        log_y = min(values) > 0 and max(values) / min(values) > 100  # a loss over decades (a diverged run)
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_ylabel(LABELS.get(m, m) + (" (log scale)" if log_y else ""), fontsize=8)
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"{sweep.name}: {', '.join(m.removeprefix('metric_') for m in metrics)} against {x} — "
                  f"{rows_weights_label(rows)}", fontsize=9)

@@ -230,6 +230,18 @@ def test_seed_axis_draws_a_band_and_says_n(tmp_path):
     assert "n=3" in ax.get_legend().get_texts()[0].get_text()
 
 
+def test_a_metric_over_decades_gets_a_log_axis(tmp_path):
+    """optimizer_lr: a diverged rate ends 1e4 times above the others; on a linear axis the others lie flat at 0."""
+    path = make_study(tmp_path, axes={"style_weight": [1.0, 10.0, 100.0]})
+    sweep = load_sweep(path)
+    for totals, scale in (([2e11, 3e11, 4.8e15], "log"), ([2e11, 3e11, 9e11], "linear")):
+        rows = [{"pair": "chelsea / hubble_deep_field", "style_weight": t.axes["style_weight"], "total": v,
+                 "weights": "w"} for t, v in zip(expand(sweep), totals)]
+        fig = metric_figure(sweep, rows, resolve({"metrics": ["total"]}, sweep.axes, False, rows[0]))
+        assert fig.axes[0].get_yscale() == scale
+        assert ("log scale" in fig.axes[0].get_ylabel()) == (scale == "log")
+
+
 def test_figure_defaults_follow_the_axes():
     layers = {"layers": [["conv1_2"], ["block4_conv2"]]}
     spec = resolve({}, layers, True, {"metric_feature_error", "metric_pixel_error", "total"})
