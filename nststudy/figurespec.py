@@ -13,6 +13,8 @@ The block (every key optional)::
 
 from __future__ import annotations
 
+import re
+
 from .config import paper_name
 
 KINDS = ("metric", "loss_vs_time", "loss_vs_step")
@@ -38,6 +40,16 @@ LABELS = {
     "metric_pixel_error": "pixel RMSE / 255\n(lower = closer to the original)",
     "total": "final total loss",
 }
+
+
+def axis_label(metric: str) -> str:
+    """The y-axis label of a results.csv column: LABELS, the per-painting ratios of a blend
+    (``metric_style_ratio_2``: against the second style image alone), or the column's name."""
+    m = re.fullmatch(r"metric_(style|color)_ratio_(\d+)", metric)
+    if m:
+        what = "style" if m.group(1) == "style" else "colour"
+        return f"{what} distance to style image {m.group(2)} alone\n/ the photo's (lower = closer to it)"
+    return LABELS.get(metric, metric)
 
 
 def check_figure(block, axes: dict, where: str) -> dict:
@@ -147,4 +159,4 @@ def _key(value) -> str:
         return paper_name(str(value))
 
 
-__all__ = ["KINDS", "KEYS", "LABELS", "check_figure", "resolve", "aggregate", "line_keys"]
+__all__ = ["KINDS", "KEYS", "LABELS", "axis_label", "check_figure", "resolve", "aggregate", "line_keys"]

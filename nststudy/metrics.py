@@ -126,6 +126,21 @@ def photo_ratios(metrics: dict, content, styles, extractor, weights=None) -> dic
             "metric_photo_style_distance": own_style, "metric_photo_colour_to_style": own_colour}
 
 
+def per_style_ratios(image, content, styles, extractor) -> dict:
+    """For a blend of several style images: the result's style and colour ratios (``photo_ratios``) against each
+    style image alone, as ``metric_style_ratio_<i>`` and ``metric_color_ratio_<i>``, i = 1, 2, ... in the order
+    the styles were given. The blend's own ratios answer "how well was the blended target met"; these answer
+    "which painting is the result closer to"."""
+    out = {}
+    for i, one in enumerate(styles, 1):
+        single = {"metric_style_distance": feature_distances(image, content, [one], extractor)["metric_style_distance"],
+                  "metric_colour_to_style": colour_distance(image, [one])}
+        ratios = photo_ratios(single, content, [one], extractor)
+        out[f"metric_style_ratio_{i}"] = ratios["metric_style_ratio"]
+        out[f"metric_color_ratio_{i}"] = ratios["metric_color_ratio"]
+    return out
+
+
 def run_metrics(image, content, style, weights_source, weights=None, reference=None) -> dict:
     """All metrics of a result against its content and its original style image(s) (a list: a blend with
     ``weights``), all at the result's size, as ``metric_*`` keys. ``weights_source`` is the run's;
@@ -138,6 +153,8 @@ def run_metrics(image, content, style, weights_source, weights=None, reference=N
     out["metric_colour_to_style"] = colour_distance(image, styles, weights)
     out["metric_colour_to_content"] = colour_distance(image, content)
     out.update(photo_ratios(out, content, styles, extractor, weights))
+    if len(styles) > 1:  # a blend: how close the result is to each painting alone (where between them it lies)
+        out.update(per_style_ratios(image, content, styles, extractor))
     if len(styles) == 1:
         against = "style: the original style image"
     else:
@@ -147,6 +164,6 @@ def run_metrics(image, content, style, weights_source, weights=None, reference=N
     return out
 
 
-__all__ = ["ssim_luminance", "colour_distance", "feature_distances", "photo_ratios", "run_metrics",
+__all__ = ["ssim_luminance", "colour_distance", "feature_distances", "photo_ratios", "per_style_ratios", "run_metrics",
            "reference_extractor", "reference_source",
            "luminance", "REFERENCE_MODEL", "REFERENCE_CONTENT", "REFERENCE_STYLE"]

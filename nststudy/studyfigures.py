@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 from . import status as st
-from .figurespec import LABELS, aggregate
+from .figurespec import aggregate, axis_label
 from .runs import input_image, is_complete, load_run
 from .sweeps import Sweep, Trial, format_value, trial_status
 
@@ -229,7 +229,7 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
         log_y = min(values) > 0 and max(values) / min(values) > 100  # a loss over decades (a diverged run)
         if log_y:
             ax.set_yscale("log")
-        ax.set_ylabel(LABELS.get(m, m) + (" (log scale)" if log_y else ""), fontsize=8)
+        ax.set_ylabel(axis_label(m) + (" (log scale)" if log_y else ""), fontsize=8)
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"{sweep.name}: {', '.join(m.removeprefix('metric_') for m in metrics)} against {x} — "
                  f"{rows_weights_label(rows)}", fontsize=9)

@@ -110,6 +110,22 @@ def test_metrics_compare_with_the_original_style_blend_not_the_recoloured_one():
     assert "0.75" in r.info["metric_reference"] and "0.25" in r.info["metric_reference"]
 
 
+def test_a_blend_is_also_measured_against_each_painting_alone():
+    """style_blend asks where between two paintings a blend lies: the per-style ratios of a blend are the ratios
+    a single-style run against that painting would record, whatever the blend weights."""
+    extractor, source = reference_extractor(resolve_weights("vgg19", "random", 0))
+    photo, first = make_content(32, 32), make_style(32, 32)
+    second = (255.0 - photo).astype(photo.dtype)  # other colours than the photo's
+    image = (0.5 * photo + 0.5 * first).astype(np.float32)
+    blend = run_metrics(image, photo, [first, second], source, weights=[3, 1], reference=(extractor, source))
+    for i, one in ((1, first), (2, second)):
+        alone = run_metrics(image, photo, one, source, reference=(extractor, source))
+        assert blend[f"metric_style_ratio_{i}"] == pytest.approx(alone["metric_style_ratio"], rel=1e-5)
+        assert blend[f"metric_color_ratio_{i}"] == pytest.approx(alone["metric_color_ratio"], rel=1e-5)
+    assert blend["metric_style_ratio_1"] < blend["metric_style_ratio_2"]  # the image holds half of the first
+    assert "metric_style_ratio_1" not in run_metrics(image, photo, first, source, reference=(extractor, source))
+
+
 def test_a_single_styles_metrics_name_it_as_the_original():
     r = stylize(make_content(), make_style(), StyleConfig(weights="random", image_size=32, epochs=1,
                 steps_per_epoch=1, color_preservation="histogram"), progress=False)

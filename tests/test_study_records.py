@@ -18,7 +18,7 @@ from PIL import Image
 
 matplotlib.use("Agg")
 
-from nststudy.figurespec import aggregate, check_figure, resolve  # noqa: E402
+from nststudy.figurespec import LABELS, aggregate, axis_label, check_figure, resolve  # noqa: E402
 from nststudy.report import build_report  # noqa: E402
 from nststudy.studyfigures import metric_figure  # noqa: E402
 from nststudy.sweeps import expand, load_sweep  # noqa: E402
@@ -240,6 +240,12 @@ def test_a_metric_over_decades_gets_a_log_axis(tmp_path):
         fig = metric_figure(sweep, rows, resolve({"metrics": ["total"]}, sweep.axes, False, rows[0]))
         assert fig.axes[0].get_yscale() == scale
         assert ("log scale" in fig.axes[0].get_ylabel()) == (scale == "log")
+
+
+def test_axis_labels_name_each_painting_of_a_blend():
+    assert axis_label("metric_style_ratio_2").startswith("style distance to style image 2 alone")
+    assert axis_label("metric_color_ratio_1").startswith("colour distance to style image 1 alone")
+    assert axis_label("metric_ssim_content") == LABELS["metric_ssim_content"] and axis_label("x") == "x"
 
 
 def test_figure_defaults_follow_the_axes():
