@@ -93,8 +93,8 @@ class StyleConfig(ConfigRecord):
                                   "names; Gatys et al.: conv4_2 (seed 000 §4.5)", items=str)
     style_layers: tuple = param(("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
                                 "style layers; Gatys et al.: conv1_1 ... conv5_1 (seed 000 §4.5)", items=str)
-    style_layer_weights: tuple = param((0.2, 0.2, 0.2, 0.2, 0.2), "ω_l, one weight per style layer (Gatys: 1/5 each)",
-                                       items=float)
+    style_layer_weights: tuple = param((0.2, 0.2, 0.2, 0.2, 0.2), "ω_l, one weight per style layer (Gatys: 1/5 each; "
+                                       "empty: 1/L each for the L style layers)", items=float)
     style_normalization: str = param("target", '"target" (each E_l divided by its value for a black feature map, the '
                                                'squared relative Gram error: losses.normalized_style_layer_loss; every '
                                                'layer counts, experiments/defaults) | "none" (E_l of Gatys et al. eq. 4)')
@@ -159,6 +159,8 @@ class StyleConfig(ConfigRecord):
         if not self.content_layers and not self.style_layers:
             raise ValueError("content_layers and style_layers are both empty: nothing to optimise")
         weights = tuple(_number("style_layer_weights", w) for w in _as_tuple("style_layer_weights", self.style_layer_weights))
+        if not weights:  # equal weights, whatever the number of layers (a sweep over layer sets need not list them)
+            weights = (1.0 / len(self.style_layers),) * len(self.style_layers) if self.style_layers else ()
         if len(weights) != len(self.style_layers):
             raise ValueError(f"style_layer_weights has {len(weights)} values but style_layers has "
                              f"{len(self.style_layers)} layers; give one weight per style layer")

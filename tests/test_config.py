@@ -157,6 +157,13 @@ def test_mismatched_style_layer_weights_length():
     assert "2 values" in msg and "5 layers" in msg
 
 
+def test_empty_style_layer_weights_mean_equal_weights():
+    cfg = StyleConfig(style_layers=["conv1_1", "conv2_1", "conv3_1"], style_layer_weights=[])
+    assert cfg.style_layer_weights == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    assert StyleConfig(style_layers=[], style_layer_weights=[]).style_layer_weights == ()
+    assert StyleConfig.from_dict(cfg.to_dict()) == cfg  # the record holds the weights, not the empty list
+
+
 def test_string_in_style_layer_weights_is_rejected():
     with pytest.raises(ValueError, match="style_layer_weights"):
         StyleConfig(style_layer_weights=(0.2, 0.2, "x", 0.2, 0.2))

@@ -128,7 +128,6 @@ def test_shipped_expansions_have_the_documented_shape():
     ab = expand(load_sweep(REPO / "experiments/alpha_beta/sweep.yaml"))
     weights = sorted({t.params["style_weight"] for t in ab})  # five decades, as Gatys et al. Fig. 3
     assert len(weights) == 5 and all(b / a == pytest.approx(10) for a, b in zip(weights, weights[1:]))
-    assert {t.params["content"] for t in ab} == {"chelsea", "astronaut"}
 
     sl = expand(load_sweep(REPO / "experiments/style_layers/sweep.yaml"))
     for t in sl:  # zip: each layer set carries one weight per layer
@@ -171,18 +170,23 @@ def test_trial_ids_stable_unique_and_filesystem_safe(path, tmp_path):
             assert f"{axis}=" in t.id
 
 
-def test_trial_ids_are_readable():
-    ab = [t.id for t in expand(load_sweep(REPO / "experiments/alpha_beta/sweep.yaml"))]
-    assert "chelsea+hubble_deep_field__style_weight=0.01" in ab
-    assert "astronaut+hubble_deep_field__style_weight=10" in ab
-    assert "astronaut+hubble_deep_field__style_weight=1" in ab  # 1.0 reads as 1
-    cl = [t.id for t in expand(load_sweep(REPO / "experiments/content_layer/sweep.yaml"))]
-    assert "chelsea+hubble_deep_field__content_layers=conv4_2" in cl
-    opt = [t.id for t in expand(load_sweep(REPO / "experiments/optimizer/sweep.yaml"))]
-    assert any(i.startswith("chelsea+hubble_deep_field__optimizer=lbfgs__") and i.endswith("__steps_per_epoch=80")
-               for i in opt), opt
-    sl = [t.id for t in expand(load_sweep(REPO / "experiments/style_layers/sweep.yaml"))]
-    assert "chelsea+hubble_deep_field__style_layers=conv1_1+conv2_1__style_layer_weights=0.5+0.5" in sl
+def test_trial_ids_are_readable(tmp_path):
+    """Ids read as <pair>__<axis>=<value>: numbers in their short form (1.0 reads as 1), layer lists joined by +,
+    zipped axes side by side (sweeps built here, shaped like the shipped studies, so rewriting a study's file
+    does not change what this checks)."""
+    def ids(name, **kw):
+        return [t.id for t in expand(load_sweep(make_sweep(tmp_path, name, **kw)))]
+
+    ab = ids("ab", axes={"style_weight": [0.01, 1.0, 10.0]}, pairs=[["chelsea", "starry_night"]])
+    assert ab == ["chelsea+starry_night__style_weight=0.01", "chelsea+starry_night__style_weight=1",
+                  "chelsea+starry_night__style_weight=10"]
+    cl = ids("cl", axes={"content_layers": [["conv4_2"]]})
+    assert cl == ["chelsea+hubble_deep_field__content_layers=conv4_2"]
+    opt = ids("opt", combine="zip", axes={"optimizer": ["sgd", "lbfgs"], "steps_per_epoch": [80, 80]})
+    assert opt[1] == "chelsea+hubble_deep_field__optimizer=lbfgs__steps_per_epoch=80"
+    sl = ids("sl", combine="zip", axes={"style_layers": [["conv1_1"], ["conv1_1", "conv2_1"]],
+                                        "style_layer_weights": [[1.0], [0.5, 0.5]]})
+    assert sl[1] == "chelsea+hubble_deep_field__style_layers=conv1_1+conv2_1__style_layer_weights=0.5+0.5"
 
 
 def test_keras_layer_names_appear_in_paper_form(tmp_path):
