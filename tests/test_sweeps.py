@@ -130,9 +130,9 @@ def test_shipped_expansions_have_the_documented_shape():
     assert len(weights) == 5 and all(b / a == pytest.approx(10) for a, b in zip(weights, weights[1:]))
 
     sl = expand(load_sweep(REPO / "experiments/style_layers/sweep.yaml"))
-    for t in sl:  # zip: each layer set carries one weight per layer
-        assert len(t.params["style_layers"]) == len(t.params["style_layer_weights"])
-        StyleConfig.from_dict({k: v for k, v in t.params.items() if k not in ("content", "style")})
+    for t in sl:  # each layer set gets one weight per layer (listed, or empty: 1/L each)
+        config = StyleConfig.from_dict({k: v for k, v in t.params.items() if k not in ("content", "style")})
+        assert len(config.style_layer_weights) == len(t.params["style_layers"])
 
     opt = expand(load_sweep(REPO / "experiments/optimizer/sweep.yaml"))
     assert {(t.params["optimizer"], t.params["steps_per_epoch"]) for t in opt} == {
