@@ -16,9 +16,8 @@ from . import status as st
 from .figurespec import resolve
 from .files import atomic_path, save_figure, write_text
 from .runs import is_complete
-from .studyfigures import (
-    GRID_DPI, comparable, contact_sheet, loss_curves, loss_overlay, metric_figure, rows_weights_label, tradeoff,
-)
+from .contactsheet import GRID_DPI, contact_sheet
+from .studyfigures import comparable, loss_curves, loss_overlay, metric_figure, rows_weights_label, tradeoff
 from .sweeps import Sweep, Trial, format_value, load_sweep, preset_overrides, trial_state
 
 TRIALS = "trials"  # the folder of per-trial JPEGs, beside README.md

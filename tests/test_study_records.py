@@ -294,10 +294,10 @@ def test_loss_kinds_are_drawn_from_the_runs_and_kept_without_them(tmp_path):
 
 
 def test_grid_titles_break_lists_between_items_but_not_numbers():
-    from nststudy.studyfigures import _wrap
+    from nststudy.contactsheet import wrap_label
 
-    assert _wrap("style_weight=4e+12") == "style_weight=4e+12"  # PyYAML-style large betas stay one number
-    assert _wrap("style_layers=conv1_1+conv2_1", width=40) == "style_layers=conv1_1 + conv2_1"
+    assert wrap_label("style_weight=4e+12") == "style_weight=4e+12"  # PyYAML-style large betas stay one number
+    assert wrap_label("style_layers=conv1_1+conv2_1", width=40) == "style_layers=conv1_1 + conv2_1"
 
 
 def test_distances_to_blended_references_are_not_drawn_by_default():

@@ -578,7 +578,7 @@ def test_dask_cluster_runs_the_trials(tmp_path):
 def test_zip_grid_without_shared_columns_is_one_row_per_pair():
     """A zip of 4 layer sets under two style losses: grouping rows by loss would leave 8 of 16 cells empty
     (each set runs under one loss only), so the grid puts every trial in one row, in the sweep file's order."""
-    from nststudy.studyfigures import _layout
+    from nststudy.contactsheet import _layout
 
     sweep = load_sweep(Path(__file__).parent.parent / "experiments" / "gatys_fig2" / "sweep.yaml")
     sweep.combine, sweep.pairs = "zip", [["tubingen", "starry_night"]]
