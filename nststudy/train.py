@@ -1,5 +1,5 @@
-"""Training a transform network on photos with the package's Gatys losses: the loop, checkpoints,
-resume after a kill, previews and the run folder.
+"""Training a transform network on photos with the package's Gatys losses: the loop, resume after a kill
+(from nststudy.checkpoint's resume point), previews and the run folder.
 
     style.png       the style image as its Grams were taken      config.json   TrainConfig (re-runnable)
     inputs.json     style source, photos trained on, held out     env.json      versions, weights and md5
@@ -27,8 +27,9 @@ import tensorflow as tf
 from PIL import Image
 
 from . import losses
+from .checkpoint import load_checkpoint, read_history, save_checkpoint
 from .colour import preprocess
-from .files import atomic_path, save_figure, write_json, write_text
+from .files import save_figure, write_json, write_text
 from .images import load_image, resize_longest, save_image
 from .loop import history_row
 from .models import build_extractor, file_md5, resolve_weights
@@ -90,44 +91,6 @@ def make_step(net, optimizer, terms_fn, config: TrainConfig):
         return terms
 
     return step
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Checkpoints
-
-def save_checkpoint(directory: Path, net, optimizer, step: int, seconds: float, history) -> None:
-    """history.csv, then checkpoint.npz (weights, optimiser variables, step, seconds), each atomically;
-    the .npz is written last: it is what a resume trusts."""
-    write_text(directory / "history.csv", history_csv(history))
-    weights = net.get_weights()
-    state = [v.numpy() for v in optimizer.variables]
-    with atomic_path(directory / "checkpoint.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, step=step, seconds=seconds, n_weights=len(weights), n_optimizer=len(state),
-                     **{f"w_{i}": w for i, w in enumerate(weights)}, **{f"opt_{i}": v for i, v in enumerate(state)})
-
-
-def load_checkpoint(directory: Path) -> dict:
-    """The last checkpoint of a run folder: step, seconds, weights, optimizer (lists of arrays)."""
-    path = Path(directory) / "checkpoint.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory}: no checkpoint.npz to resume from (the run was killed before its "
-                                f"first checkpoint: start it again)")
-    with np.load(path) as data:
-        return {"step": int(data["step"]), "seconds": float(data["seconds"]),
-                "weights": [data[f"w_{i}"] for i in range(int(data["n_weights"]))],
-                "optimizer": [data[f"opt_{i}"] for i in range(int(data["n_optimizer"]))]}
-
-
-def read_history(directory: Path, up_to: int) -> list[dict]:
-    import csv
-
-    path = Path(directory) / "history.csv"
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        rows = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
-    return [r for r in rows if r["step"] <= up_to]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -334,5 +297,5 @@ def _progress(total, initial, desc, enabled):
 
 
 __all__ = ["train", "resume", "TrainConfig", "Crops", "DEFAULT_PHOTOS", "photo_sources", "split_photos",
-           "load_checkpoint", "initial_weights",
+           "initial_weights",
            "make_loss_terms", "style_targets"]

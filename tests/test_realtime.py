@@ -18,7 +18,8 @@ from PIL import Image
 
 from conftest import make_content, make_style
 from nststudy import cli, losses
-from nststudy.train import Crops, load_checkpoint, make_loss_terms, resume, style_targets, train
+from nststudy.checkpoint import load_checkpoint
+from nststudy.train import Crops, make_loss_terms, resume, style_targets, train
 from nststudy.trainconfig import TrainConfig
 from nststudy.transform import (InstanceNormalization, ModelFileError, SpaceToDepthConv, Stylizer, build_transform,
                                 channels, load_transform, save_transform)
