@@ -1,5 +1,5 @@
 """Trained transform networks on photos they never saw: against the optimisation engine (the same objective,
-the metric panel, a trade-off figure, the break-even count) and against each other (flicker).
+the metric panel, a trade-off figure, the break-even count); their flicker is ``nststudy.flicker``'s.
 
 The engine runs are matched to the network's training config (``engine_config``): the same loss network and
 weights, content and style layers, layer weights, α, TV weight and Gatys et al.'s unnormalised E_l (what
@@ -31,7 +31,7 @@ import numpy as np
 from .comparefigures import MATCHED, figures
 from .config import StyleConfig, model_layers
 from .files import write_json
-from .images import ImageError, load_image, resize, resize_longest, save_image
+from .images import ImageError, load_image, resize, save_image
 from .losses import equivalent_style_weight
 from .trainconfig import TrainConfig
 
@@ -257,53 +257,5 @@ def break_even_record(result: dict, rows, precision: str) -> dict:
                        "the same without the training time"}
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Figures
-
-# ---------------------------------------------------------------------------------------------------------
-# Flicker of several networks
-
-def flicker_table(models, photos=DEFAULT_PHOTOS, clips=((16, 128), (48, 256)), precision="float32",
-                  metrics=True) -> list[dict]:
-    """For each model (a ``.keras`` file or a training run folder) and photo: the flicker
-    (``video.clip_flicker``) of each pan-and-zoom clip ``(frames, side)``, made from the photo downscaled to
-    twice the clip's side (training's held-out clip: a 256 px photo, 16 frames of 128²); with ``metrics``, and
-    for a run folder whose style can be read, the metric panel of the still photo at 256 px (training's)."""
-    from .metrics import run_metrics
-    from .models import resolve_weights
-    from .transform import Stylizer, load_transform
-    from .video import clip_flicker
-
-    nets = {str(m): load_transform(m) for m in models}  # every model read before the first is measured
-    images = {str(p): load_image(p) for p in photos}
-    out = []
-    for path, net in nets.items():
-        stylizer = Stylizer(net, precision)
-        folder = Path(path) if Path(path).is_dir() else Path(path).parent
-        in_run = Path(path).is_dir() or Path(path).name == "model.keras"
-        record = trained_model(folder) if in_run and (folder / "inputs.json").is_file() else None
-        entry = {"model": path, "network": net.name, "precision": stylizer.precision,
-                 "config": {k: v for k, v in record["config"].to_dict().items()
-                            if k in ("init_model", "steps", "noise_std", "stability_weight", "learning_rate")}
-                 if record else None, "steps_trained": record["result"].get("steps") if record else None,
-                 "photos": []}
-        for name, photo in images.items():
-            row = {"photo": name, "flicker": {}}
-            for frames, side in clips:
-                row["flicker"][f"{frames}x{side}"] = clip_flicker(stylizer, resize_longest(photo, 2 * side)
-                                                                  if max(photo.shape[:2]) > 2 * side else photo,
-                                                                  frames=frames, size=(side, side))
-            if metrics and record is not None:
-                still = load_image(photo, max_size=256)
-                style = load_image(style_source(record))
-                row.update(run_metrics(stylizer(still), still, resize(style, *still.shape[:2]),
-                                       resolve_weights(record["config"].model, record["config"].weights,
-                                                       record["config"].seed)))
-            entry["photos"].append(row)
-        out.append(entry)
-    return out
-
-
 __all__ = ["compare", "break_even", "equivalent_beta", "engine_config", "engine_betas", "trained_model",
-           "style_source", "check_held_out", "engine_run", "flicker_table", "tradeoff_figure", "strip_figure",
-           "DEFAULT_PHOTOS", "DEFAULT_FACTORS"]
+           "style_source", "check_held_out", "engine_run", "DEFAULT_PHOTOS", "DEFAULT_FACTORS"]

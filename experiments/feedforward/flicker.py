@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nststudy.compare import DEFAULT_PHOTOS, flicker_table
+from nststudy.compare import DEFAULT_PHOTOS
+from nststudy.flicker import flicker_table
 from nststudy.files import write_json
 
 
