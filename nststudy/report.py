@@ -27,7 +27,8 @@ TRIAL_QUALITY, GRID_QUALITY = 90, 88
 
 def collect(trials: list[Trial], runs: Path) -> list[dict]:
     """One row per trial: its swept values, status, the final value of every term its run recorded (by name,
-    as result.json's ``final`` lists them), wall time and weights label."""
+    as result.json's ``final`` lists them), the start image's total loss where recorded (``initial_total``), wall
+    time and weights label."""
     rows = []
     for t in trials:
         folder = runs / t.id
@@ -36,6 +37,9 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
         if is_complete(folder):
             result = json.loads((folder / "result.json").read_text())
             row.update({k: v for k, v in result["final"].items() if k != "seconds"})
+            start = (result.get("info") or {}).get("initial_loss")
+            if start is not None:  # the start image's total: what "worsened" is judged against
+                row["initial_total"] = start
             row.update(steps=result.get("steps"), wall_seconds=result.get("wall_seconds"),
                        weights=result.get("weights"))
             row.update({k: v for k, v in result.items() if k.startswith("metric_")})
@@ -64,7 +68,7 @@ def markdown_table(rows: list[dict], links: dict | None = None) -> str:
     """The results table; with ``links`` ({trial id: href}) an image column first, linking each trial's JPEG."""
     if not rows:
         return ""
-    skip = {"trial", "reason", "metric_reference"}
+    skip = {"trial", "reason", "metric_reference", "initial_total"}  # in results.csv; flagged trials list theirs
     columns = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in skip
                and any(r.get(c) not in (None, 0, 0.0, "") for r in rows)]  # all-zero terms say nothing
 
@@ -81,6 +85,12 @@ def markdown_table(rows: list[dict], links: dict | None = None) -> str:
              "|" + "---|" * (len(columns) + bool(links))]
     lines += ["| " + " | ".join(([image(r)] if links else []) + [fmt(r.get(c)) for c in columns]) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def _losses(row: dict) -> str:
+    """' (total loss X at the start, Y at the end)' where both were recorded, else ''."""
+    start, end = row.get("initial_total"), row.get("total")
+    return f" (total loss {start:.3g} at the start, {end:.3g} at the end)" if None not in (start, end) else ""
 
 
 def _figures(sweep: Sweep, rows, out: Path) -> list[str]:
@@ -120,6 +130,10 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = No
     failed = [r for r in rows if r.get("reason")]
     if failed:
         parts += ["Failed trials:", ""] + [f"- `{r['trial']}`: {textwrap.shorten(r['reason'], 500)}" for r in failed] + [""]
+    flagged = [r for r in rows if r["status"] in st.FLAGGED]
+    if flagged:
+        parts += ["Flagged trials (finished, but not as asked; results.csv holds every number):", ""]
+        parts += [f"- `{r['trial']}` is {r['status']}: {st.MEANING[r['status']]}{_losses(r)}" for r in flagged] + [""]
     if sweep.notes and not preset:
         parts += ["## What the figure shows", "", sweep.notes, ""]
     if sweep.claim and not preset:

@@ -6,6 +6,7 @@ No notebook runs here: the trial folders are written by hand, as a finished tria
 output.ipynb, the images, config.json, history.csv), so each test takes a second or two.
 """
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -147,6 +148,26 @@ def test_readme_sections_come_in_issue_18s_order(tmp_path):
     where = [readme.find(s) for s in order]
     assert -1 not in where, [s for s, i in zip(order, where) if i == -1]
     assert where == sorted(where), [s for s, _ in sorted(zip(order, where), key=lambda p: p[1])]
+
+
+def test_a_worsened_trial_is_listed_with_its_start_and_end_losses(tmp_path):
+    """'worsened' is judged against the start image's loss (result.json info.initial_loss), which the history
+    (from step 1) does not hold: results.csv keeps it for every trial and the README names the flagged one."""
+    path = two_trials(tmp_path)
+    record = runs_of(path) / ID_10 / "result.json"
+    result = json.loads(record.read_text())
+    result.update(status="worsened", info={"initial_loss": 2.0})
+    record.write_text(json.dumps(result))
+    good = runs_of(path) / ID_1 / "result.json"
+    good.write_text(json.dumps({**json.loads(good.read_text()), "info": {"initial_loss": 50.0}}))
+    build_report(path)
+    readme = (path.parent / "README.md").read_text()
+    assert (f"- `{ID_10}` is worsened: all steps ran but the final loss is above the initial loss" in readme
+            and "(total loss 2 at the start, 4 at the end)" in readme), readme
+    assert f"`{ID_1}` is" not in readme  # complete: not flagged
+    rows = {r["trial"]: r for r in csv.DictReader(open(path.parent / "results.csv"))}
+    assert (rows[ID_10]["initial_total"], rows[ID_1]["initial_total"]) == ("2.0", "50.0")
+    assert "initial_total" not in readme.split("## Numbers")[1].split("\n\n")[1]  # the table stays compact
 
 
 def test_no_claim_no_claim_section(tmp_path):
