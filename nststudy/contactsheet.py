@@ -92,7 +92,7 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, tile: float = T
     gap = 0.06
     titles = [wrap_label(c) for c in cols]
     top = 0.35 + _LINE * max([t.count("\n") + 1 for t in titles] + [1]) + 0.1  # suptitle, then column titles
-    left = 0.15 + _LINE * max(textwrap.fill(r, 30).count("\n") + 1 for r in rows)
+    left = 0.15 + _LINE * max(wrap_label(r, 30).count("\n") + 1 for r in rows)
     ncol = len(cols) + k
     width, height = left + ncol * (tw + gap) + 0.1, top + len(rows) * (th + gap) + 0.1
     fig = plt.figure(figsize=(width, height))
@@ -111,7 +111,7 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, tile: float = T
                 ax.imshow(picture)
             ax.set_title((name if k == 2 else "original") if i == 0 else "", fontsize=7)
             if j == 0:
-                ax.set_ylabel(textwrap.fill(rlabel, 30), fontsize=7)
+                ax.set_ylabel(wrap_label(rlabel, 30), fontsize=7)
         for j, clabel in enumerate(cols):
             ax = cell(i, j + k)
             t = cells.get(clabel)
