@@ -43,6 +43,7 @@ def _layout(sweep: Sweep, trials: list[Trial]):
             varies = {k for k in names[1:] for g in groups.values() if len({format_value(t.axes[k]) for t in g}) > 1}
             row_keys = [names[0]] + [k for k in names[1:] if k not in varies]
             col_keys = [k for k in names[1:] if k in varies]
+
     def arrange(row_keys, col_keys):
         rows = {}
         for t in trials:
@@ -57,7 +58,7 @@ def _layout(sweep: Sweep, trials: list[Trial]):
 
 
 def wrap_label(label: str, width: int = 30) -> str:
-    """A column title: one line group per axis, lists (``a+b+c``) broken between their items (not inside a
+    """A column title or row label: one line group per axis, lists (``a+b+c``) broken between their items (not inside a
     number such as ``4e+12``)."""
     return "\n".join(textwrap.fill(re.sub(r"(?<![0-9]e)\+", " + ", part), width, break_long_words=False)
                      for part in label.split(", "))

@@ -297,5 +297,4 @@ def _progress(total, initial, desc, enabled):
 
 
 __all__ = ["train", "resume", "TrainConfig", "Crops", "DEFAULT_PHOTOS", "photo_sources", "split_photos",
-           "initial_weights",
-           "make_loss_terms", "style_targets"]
+           "initial_weights", "make_loss_terms", "style_targets"]
