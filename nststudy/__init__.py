@@ -16,6 +16,7 @@ from .images import ImageError, load_image, save_image  # noqa: E402
 from .models import WeightsFileError, WeightsNotFoundError, WeightsSource, build_extractor, resolve_weights  # noqa: E402
 from .reconstruct import deep_dream, invert_features, reconstruct_content, reconstruct_style  # noqa: E402
 from .runs import load_run, save_run  # noqa: E402
+from .runfolder import resume_run, stylize_into  # noqa: E402
 from .loop import Iterate, StyleResult  # noqa: E402
 from .stylize import stylize  # noqa: E402
 
@@ -24,5 +25,6 @@ __version__ = "0.1.0"
 __all__ = ["StyleConfig", "FIELD_NAMES", "keras_layer_name", "model_layers", "paper_name", "losses",
            "preprocess", "deprocess", "load_image", "save_image", "ImageError", "resolve_weights",
            "build_extractor", "WeightsSource", "WeightsNotFoundError", "WeightsFileError", "stylize",
-           "StyleResult", "Iterate", "save_run", "load_run", "reconstruct_content", "reconstruct_style", "invert_features",
+           "StyleResult", "Iterate", "save_run", "load_run", "stylize_into", "resume_run", "reconstruct_content",
+           "reconstruct_style", "invert_features",
            "deep_dream", "__version__"]

@@ -41,34 +41,21 @@ def config_from_args(config_path, sets, base=None) -> StyleConfig:
 
 
 def _stylize(args) -> int:
-    from .models import resolve_weights
-    from .runs import Snapshots, clear_snapshots, load_snapshot, run_directory, save_run
-    from .stylize import stylize
+    from .runfolder import continue_snapshot, stylize_into
+    from .runs import load_snapshot
 
     if args.resume:
         if args.content or args.style or args.set or args.config:
             raise UsageError("--resume DIR takes its images and config from DIR; give nothing else")
         snap = load_snapshot(args.resume)
-        config, out, done = snap["config"], Path(args.resume), snap["state"]["step"]
-        print(f"resuming {out} from step {done} of {config.total_steps}", file=sys.stderr)
-        callback = Snapshots(out, config.snapshot_every, snap["content"], snap["style"], config, snap["history"])
-        result = stylize(snap["content"], snap["style"], config, callback=callback, progress=not args.quiet,
-                         resume=snap["state"])
-        offset = snap["history"][-1]["seconds"] if snap["history"] else 0.0
-        result.history = snap["history"] + [{**h, "seconds": round(h["seconds"] + offset, 4)} for h in result.history]
-        out = save_run(result, out, extra={"resumed_from_step": done})
+        print(f"resuming {args.resume} from step {snap['state']['step']} of {snap['config'].total_steps}",
+              file=sys.stderr)
+        out, result = continue_snapshot(Path(args.resume), snap, progress=not args.quiet)
     else:
         if not (args.content and args.style and args.output):
             raise UsageError("stylize needs CONTENT STYLE -o DIR (or --resume DIR)")
         config = config_from_args(args.config, args.set)
-        callback = None
-        if config.snapshot_every:  # the callback clears an older run's snapshots at the first step
-            out = run_directory(args.output, resolve_weights(config.model, config.weights, config.seed))
-            callback = Snapshots(out, config.snapshot_every, args.content, args.style, config)
-        result = stylize(args.content, args.style, config, callback=callback, progress=not args.quiet)
-        if not config.snapshot_every:  # no snapshot of another run may stay beside this run's record
-            clear_snapshots(run_directory(args.output, result.weights_source))
-        out = save_run(result, args.output)
+        out, result = stylize_into(args.output, args.content, args.style, config, progress=not args.quiet)
     _report(result, out)
     from .runs import run_status
     from .status import EXIT_FLAGGED, FLAGGED

@@ -1,5 +1,6 @@
 """The study's picture grid (contact sheet): the inputs, then one tile per trial at a fixed size, with its status
-written over any trial that did not complete. Returns a matplotlib Figure; saving it is ``nststudy.report``'s job."""
+written over any trial that did not complete; and the sheet of its runs' snapshots. Returns matplotlib Figures;
+saving them is ``nststudy.report``'s job."""
 
 from __future__ import annotations
 
@@ -131,6 +132,46 @@ def contact_sheet(sweep: Sweep, trials: list[Trial], runs: Path, tile: float = T
     return fig
 
 
+def snapshot_path(runs: Path, row: dict) -> Path:
+    """The snapshot image of a ``report.collect_snapshots`` row: ``runs/<trial>/snapshots/step_NNNNNN.png``."""
+    return runs / row["trial"] / "snapshots" / f"step_{int(row['step']):06d}.png"
+
+
+def snapshot_sheet(title: str, rows: list[dict], runs: Path, labels: dict, tile: float = TILE_INCHES):
+    """The snapshots of a study's runs (``snapshot_every``): one row per trial, left to right by step, each tile
+    ``tile`` inches on its long side and titled with its step; ``labels`` names the rows ({trial id: label}).
+    None when no snapshot image is there."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    by_trial = {}
+    for r in rows:
+        if snapshot_path(runs, r).is_file():
+            by_trial.setdefault(r["trial"], []).append(r)
+    if not by_trial:
+        return None
+    with Image.open(snapshot_path(runs, next(iter(by_trial.values()))[0])) as im:
+        w, h = im.size
+    tw, th = (tile, tile * h / w) if w >= h else (tile * w / h, tile)
+    ncol = max(len(v) for v in by_trial.values())
+    left = 0.15 + _LINE * max(wrap_label(labels.get(k, k)).count("\n") + 1 for k in by_trial)
+    width, height = left + ncol * (tw + 0.06) + 0.1, 0.5 + len(by_trial) * (th + 0.06 + _LINE) + 0.1
+    fig = plt.figure(figsize=(width, height))
+    for i, (trial, cells) in enumerate(by_trial.items()):
+        for j, r in enumerate(sorted(cells, key=lambda r: int(r["step"]))):
+            x0, y0 = left + j * (tw + 0.06), height - 0.5 - (i + 1) * (th + _LINE) - i * 0.06
+            ax = fig.add_axes([x0 / width, y0 / height, tw / width, th / height])
+            with Image.open(snapshot_path(runs, r)) as im:
+                ax.imshow(im.convert("RGB"))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"step {int(r['step'])}", fontsize=7)
+            if j == 0:
+                ax.set_ylabel(wrap_label(labels.get(trial, trial)), fontsize=7)
+    fig.suptitle(title, fontsize=9, y=1 - 0.12 / height)
+    return fig
+
+
 def weights_label(trials, runs) -> str:
     labels = set()
     for t in trials:
@@ -140,4 +181,5 @@ def weights_label(trials, runs) -> str:
     return " / ".join(sorted(labels)) or "no completed trials"
 
 
-__all__ = ["contact_sheet", "wrap_label", "weights_label", "GRID_DPI", "TILE_INCHES"]
+__all__ = ["contact_sheet", "snapshot_sheet", "snapshot_path", "wrap_label", "weights_label", "GRID_DPI",
+           "TILE_INCHES"]

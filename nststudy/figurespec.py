@@ -7,7 +7,8 @@ The block (every key optional)::
       x: style_weight        # a swept axis (default: the first one)
       metrics: [metric_style_ratio, metric_ssim_content]  # results.csv columns (loss kinds: history.csv columns)
       log_x: true            # default: numeric, all positive and spanning more than a decade
-      kind: metric           # metric | loss_vs_time | loss_vs_step
+      kind: metric           # metric | loss_vs_time | loss_vs_step | snapshots (metrics of each snapshot
+                             #   of runs with snapshot_every, against the step)
       lines: [style_normalization]  # axes that always make lines of their own, even where x fixes them
 """
 
@@ -17,7 +18,7 @@ import re
 
 from .config import paper_name
 
-KINDS = ("metric", "loss_vs_time", "loss_vs_step")
+KINDS = ("metric", "loss_vs_time", "loss_vs_step", "snapshots")
 KEYS = ("x", "metrics", "log_x", "kind", "lines")
 SEED_AXES = ("seed",)  # axes whose trials are repeats: averaged over, never a line of their own
 # Default metrics, in order, by kind of study; a fallback stands in for a metric older records lack.
@@ -102,7 +103,7 @@ def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = Tru
     columns = set(columns)
     if "metrics" in block:
         metrics = list(block["metrics"])
-    elif kind != "metric":
+    elif kind not in ("metric", "snapshots"):
         metrics = list(LOSS_METRICS)
     else:
         wanted = TASK_METRICS if task else STYLE_METRICS

@@ -63,6 +63,9 @@ class StyleResult:
     info: dict = field(default_factory=dict)
     terms: tuple = TERMS  # the loss terms the objective declared, "total" first
     ascends: bool = False  # True when "total" is maximised (DeepDream): a run worsens when it falls
+    # ``measure(image) -> {metric_*: ...}``: another image (a snapshot) measured as ``info``'s metrics were
+    # (same network, content and style images); set by ``stylize`` when it measures, else None
+    measure: object = field(default=None, repr=False, compare=False)
 
     @property
     def final(self) -> dict:

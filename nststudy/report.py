@@ -1,5 +1,6 @@
 """A study's records from its trial folders: results.csv, each trial's result as trials/<trial>.jpg, the
-figures (metrics.png, grid.jpg, losses.png, tradeoff.png: drawn by ``nststudy.studyfigures``) and README.md,
+figures (metrics.png, grid.jpg, losses.png, tradeoff.png: drawn by ``nststudy.studyfigures``) and README.md;
+for runs with snapshots also snapshots.csv, trials/<trial>/step_NNNNNN.jpg and snapshots.jpg;
 plus the index experiments/README.md (and a committed results.csv read back). Reads run records only; never
 runs anything."""
 
@@ -15,13 +16,15 @@ from urllib.parse import quote
 from . import status as st
 from .figurespec import resolve
 from .files import atomic_path, save_figure, write_text
-from .runs import is_complete
-from .contactsheet import GRID_DPI, contact_sheet
-from .studyfigures import comparable, loss_curves, loss_overlay, metric_figure, rows_weights_label, tradeoff
+from .runs import SNAPSHOT_TABLE, is_complete
+from .contactsheet import GRID_DPI, contact_sheet, snapshot_path, snapshot_sheet
+from .studyfigures import (comparable, loss_curves, loss_overlay, metric_figure, rows_weights_label, snapshot_curves,
+                           trial_label, tradeoff)
 from .sweeps import Sweep, Trial, format_value, load_sweep, preset_overrides, trial_state
 
 TRIALS = "trials"  # the folder of per-trial JPEGs, beside README.md
 GRID = "grid.jpg"  # JPEG: a grid of 20 tiles of 270 px is several MB as PNG
+SHEET = "snapshots.jpg"  # the runs' snapshots (snapshot_every), one row per trial; their numbers in snapshots.csv
 TRIAL_QUALITY, GRID_QUALITY = 90, 88
 
 
@@ -49,6 +52,17 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
     return rows
 
 
+def collect_snapshots(trials: list[Trial], runs: Path) -> list[dict]:
+    """One row per snapshot of every finished trial that saved snapshots (``snapshot_every``): ``trial``, then its
+    run's snapshots.csv row (step, seconds, total, the metrics of the snapshot's image)."""
+    rows = []
+    for t in trials:
+        path = runs / t.id / SNAPSHOT_TABLE
+        if is_complete(runs / t.id) and path.is_file():
+            rows += [{"trial": t.id, **r} for r in rows_from_csv(path)]
+    return rows
+
+
 def results_csv(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
@@ -59,9 +73,15 @@ def results_csv(rows: list[dict]) -> str:
 
 
 def trial_link(trial: str) -> str:
-    """The README's relative link to a trial's JPEG. Trial ids hold ``+`` and ``=``: ``+`` is percent-encoded
-    (some renderers read a literal ``+`` in a link as a space); GitHub decodes ``%2B`` back to the file name."""
-    return f"{TRIALS}/{quote(trial + '.jpg', safe='=')}"
+    """The README's relative link to a trial's JPEG (or, given ``<trial>/step_NNNNNN``, to a snapshot's). Trial
+    ids hold ``+`` and ``=``: ``+`` is percent-encoded (some renderers read a literal ``+`` in a link as a
+    space); GitHub decodes ``%2B`` back to the file name."""
+    return f"{TRIALS}/{quote(trial + '.jpg', safe='=/')}"
+
+
+def snapshot_key(row: dict) -> str:
+    """``<trial>/step_NNNNNN``: a snapshot row's JPEG under trials/, without the suffix."""
+    return f"{row['trial']}/step_{int(row['step']):06d}"
 
 
 def markdown_table(rows: list[dict], links: dict | None = None) -> str:
@@ -97,7 +117,7 @@ def _figures(sweep: Sweep, rows, out: Path) -> list[str]:
     """The README's figure lines, for the figures the record holds: metrics, grid, losses, trade-off."""
     parts = []
     grid = next((g for g in (GRID, "grid.png") if (out / g).is_file()), None)  # an older record's PNG grid
-    for name, alt in (("metrics.png", "metrics"), (grid, "grid"), ("losses.png", "losses")):
+    for name, alt in (("metrics.png", "metrics"), (grid, "grid"), (SHEET, "snapshots"), ("losses.png", "losses")):
         if name and (out / name).is_file():
             parts += [f"![{alt}]({name})", ""]
     if ("task" not in sweep.base and (out / "tradeoff.png").is_file()
@@ -109,7 +129,19 @@ def _figures(sweep: Sweep, rows, out: Path) -> list[str]:
     return parts
 
 
-def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = None) -> str:
+def snapshot_table(snapshots: list[dict], links: dict) -> list[str]:
+    """The README's lines for the runs' snapshots: a table, a row per snapshot linking its JPEG ([] for none)."""
+    if not snapshots:
+        return []
+    many = len({r["trial"] for r in snapshots}) > 1
+    shown = [{"trial": snapshot_key(r), **({"run": r["trial"]} if many else {}),
+              **{k: v for k, v in r.items() if k != "trial"}} for r in snapshots]
+    return ["### Snapshots", "", f"Each run's image every `snapshot_every` steps, measured as the final results "
+            f"are ({SNAPSHOT_TABLE}, {SHEET}).", "", markdown_table(shown, links), ""]
+
+
+def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = None,
+                 snapshots: list[dict] | None = None) -> str:
     """README.md in issue 18's order: question, the figures, the numbers, what the figure shows, whether the
     seed's claim holds; then how to reproduce it and what the record holds."""
     rel = sweep.path.relative_to(sweep.path.parents[2]) if len(sweep.path.parents) > 2 else sweep.path
@@ -127,6 +159,7 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = No
                   + (f" Swept counts scaled down in proportion: {scaled}." if scaled else ""), ""]
     parts += _figures(sweep, rows, runs.parent)
     parts += ["## Numbers", "", markdown_table(rows, links), ""]
+    parts += snapshot_table(snapshots or [], links or {})
     failed = [r for r in rows if r.get("reason")]
     if failed:
         parts += ["Failed trials:", ""] + [f"- `{r['trial']}`: {textwrap.shorten(r['reason'], 500)}" for r in failed] + [""]
@@ -200,13 +233,43 @@ def write_trial_images(rows: list[dict], runs: Path, out: Path) -> dict:
     for r in rows:
         src = runs / r["trial"] / "image.png"
         if r["status"] in st.FINISHED and src.is_file():
-            with Image.open(src) as im, atomic_path(folder / f"{r['trial']}.jpg") as tmp:
-                im.convert("RGB").save(tmp, format="JPEG", quality=TRIAL_QUALITY)
+            _jpeg(src, folder / f"{r['trial']}.jpg")
             written[r["trial"]] = trial_link(r["trial"])
     for stale in folder.glob("*.jpg") if folder.is_dir() else ():
         if stale.stem not in written:
             stale.unlink()
     return written
+
+
+def _jpeg(src: Path, dst: Path) -> None:
+    from PIL import Image
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(src) as im, atomic_path(dst) as tmp:
+        im.convert("RGB").save(tmp, format="JPEG", quality=TRIAL_QUALITY)
+
+
+def write_snapshot_images(snapshots: list[dict], runs: Path, out: Path) -> dict:
+    """Each snapshot (``collect_snapshots``) as ``out/trials/<trial>/step_NNNNNN.jpg`` at the run's size; the
+    snapshot JPEGs of runs that no longer have them are removed. Returns {``snapshot_key``: href}."""
+    written = {}
+    for r in snapshots:
+        src = snapshot_path(runs, r)
+        if src.is_file():
+            _jpeg(src, out / TRIALS / f"{snapshot_key(r)}.jpg")
+            written[snapshot_key(r)] = trial_link(snapshot_key(r))
+    for stale in (out / TRIALS).glob("*/step_*.jpg") if (out / TRIALS).is_dir() else ():
+        if f"{stale.parent.name}/{stale.stem}" not in written:
+            stale.unlink()
+            if not any(stale.parent.iterdir()):
+                stale.parent.rmdir()
+    return written
+
+
+def kept_snapshot_links(snapshots: list[dict], out: Path) -> dict:
+    """{``snapshot_key``: href} for the snapshot rows whose JPEG the record holds (a fresh clone)."""
+    return {snapshot_key(r): trial_link(snapshot_key(r)) for r in snapshots
+            if (out / TRIALS / f"{snapshot_key(r)}.jpg").is_file()}
 
 
 def kept_links(rows: list[dict], out: Path) -> dict:
@@ -244,22 +307,38 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
     rows = collect(trials, runs)
     write_text(out / "results.csv", results_csv(rows))
     links = write_trial_images(rows, runs, out)
+    snapshots = collect_snapshots(trials, runs)
+    if snapshots:
+        write_text(out / SNAPSHOT_TABLE, results_csv(snapshots))
+    else:
+        (out / SNAPSHOT_TABLE).unlink(missing_ok=True)
+    links.update(write_snapshot_images(snapshots, runs, out))
+    labels = {t.id: trial_label(sweep, t) or t.id for t in trials}
+    title = f"{sweep.name}: snapshots — {rows_weights_label(rows)}"
     _save(out, GRID, contact_sheet(sweep, trials, runs), dpi=GRID_DPI)
     (out / "grid.png").unlink(missing_ok=True)
+    _save(out, SHEET, snapshot_sheet(title, snapshots, runs, labels) if snapshots else None, dpi=GRID_DPI)
     _save(out, "losses.png", loss_overlay(sweep, trials, runs))
     spec = figure_spec(sweep, rows)
-    _save(out, "metrics.png", metric_figure(sweep, rows, spec) if spec["kind"] == "metric"
-          else loss_curves(sweep, trials, runs, spec))
-    return _tradeoff_and_text(sweep, trials, rows, preset, runs, links)
+    if spec["kind"] == "metric":
+        figure = metric_figure(sweep, rows, spec)
+    elif spec["kind"] == "snapshots":
+        figure = snapshot_curves(f"{sweep.name}: metrics of the snapshots against the step — "
+                                 f"{rows_weights_label(rows)}", snapshots, spec, labels)
+    else:
+        figure = loss_curves(sweep, trials, runs, spec)
+    _save(out, "metrics.png", figure)
+    return _tradeoff_and_text(sweep, trials, rows, preset, runs, links, snapshots=snapshots)
 
 
-def _tradeoff_and_text(sweep: Sweep, trials, rows, preset, runs: Path, links, readme_rows=None) -> dict:
+def _tradeoff_and_text(sweep: Sweep, trials, rows, preset, runs: Path, links, readme_rows=None,
+                       snapshots=None) -> dict:
     """Draw the trade-off plot (``rows``: one per trial) or remove a stale one, write README.md (from
     ``readme_rows``, default ``rows``) and the index; return the records' paths."""
     out = runs.parent
     _save(out, "tradeoff.png", tradeoff(sweep, trials, rows))
     write_text(out / "README.md", study_readme(sweep, rows if readme_rows is None else readme_rows, preset, runs,
-                                               links))
+                                               links, snapshots))
     write_index(sweep.folder.parent)
     grid = out / GRID if (out / GRID).is_file() or not (out / "grid.png").is_file() else out / "grid.png"
     return {"results": str(out / "results.csv"), "grid": str(grid), "losses": str(out / "losses.png"),
@@ -270,10 +349,10 @@ def build_report(sweep_path, preset=None) -> dict:
     """Regenerate a study's records from what its trial folders hold (the report notebook calls this).
 
     With no trial folder at all (a fresh clone: runs are not committed) but a committed results.csv, the
-    committed grid, losses, trial JPEGs and results.csv are kept as they are, never replaced by an empty
-    record; the figures the table alone can draw (the trade-off plot, and metrics.png unless it is drawn from
-    the runs' histories) are redrawn, and README.md is rewritten from the table, the JPEGs there are and the
-    sweep file's current text (e.g. edited ``notes``).
+    committed grid, losses, trial and snapshot JPEGs, results.csv and snapshots.csv are kept as they are, never
+    replaced by an empty record; the figures the table alone can draw (the trade-off plot, and metrics.png unless
+    it is drawn from the runs' histories or snapshots) are redrawn, and README.md is rewritten from the tables,
+    the JPEGs there are and the sweep file's current text (e.g. edited ``notes``).
     """
     from .sweeps import expand, runs_folder
 
@@ -288,11 +367,14 @@ def build_report(sweep_path, preset=None) -> dict:
         spec = figure_spec(sweep, rows)
         if spec["kind"] == "metric":
             _save(out, "metrics.png", metric_figure(sweep, [by_id[t.id] for t in known], spec))
-        paths = _tradeoff_and_text(sweep, known, [by_id[t.id] for t in known], preset, runs,
-                                   kept_links(rows, out), readme_rows=rows)
+        snapshots = rows_from_csv(out / SNAPSHOT_TABLE) if (out / SNAPSHOT_TABLE).is_file() else []
+        links = {**kept_links(rows, out), **kept_snapshot_links(snapshots, out)}
+        paths = _tradeoff_and_text(sweep, known, [by_id[t.id] for t in known], preset, runs, links,
+                                   readme_rows=rows, snapshots=snapshots)
         return {**paths, "kept_figures": True}
     return write_report(sweep, trials, runs, preset)
 
 
-__all__ = ["collect", "results_csv", "write_report", "write_index", "build_report", "markdown_table",
+__all__ = ["collect", "collect_snapshots", "write_snapshot_images", "snapshot_key", "SHEET", "results_csv",
+           "write_report", "write_index", "build_report", "markdown_table",
            "rows_from_csv", "write_trial_images", "trial_link", "figure_spec", "study_readme"]

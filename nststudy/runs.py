@@ -41,7 +41,8 @@ STATUS = {
     "diverged": status.DIVERGED,  # a non-finite loss (NaN/inf); the image is the last finite one
     "stalled": status.STALLED,  # L-BFGS's line search never lowered the loss: the image is its start
 }
-SNAPSHOT_FILES = ("snapshot.npz", "snapshot_history.csv", "resume.json")
+SNAPSHOT_TABLE = "snapshots.csv"  # per snapshot: step, seconds, total, the metric_* numbers of its image
+SNAPSHOT_FILES = ("snapshot.npz", "snapshot_history.csv", "resume.json", SNAPSHOT_TABLE)
 
 
 def environment(weights_source=None, seed=None, compute_path=None) -> dict:
@@ -155,8 +156,9 @@ def save_run(result, directory, extra: dict | None = None) -> Path:
 
 
 def clear_snapshots(directory) -> None:
-    """Remove the snapshots of an earlier run from ``directory`` (``snapshot.npz``, its history, ``resume.json``
-    and ``snapshots/``), so that ``--resume`` cannot continue that run's state under another run's record."""
+    """Remove the snapshots of an earlier run from ``directory`` (``snapshot.npz``, its history, ``resume.json``,
+    ``snapshots.csv`` and ``snapshots/``), so that ``--resume`` cannot continue that run's state under another
+    run's record."""
     directory = Path(directory)
     for name in SNAPSHOT_FILES:
         (directory / name).unlink(missing_ok=True)

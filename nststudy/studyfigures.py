@@ -12,7 +12,7 @@ from .runs import is_complete, load_run
 from .sweeps import Sweep, Trial, format_value
 
 
-def _trial_label(sweep: Sweep, t: Trial) -> str:
+def trial_label(sweep: Sweep, t: Trial) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in t.axes.items() if k != "pair" or len(sweep.pairs) > 1)
 
 
@@ -25,7 +25,7 @@ def loss_overlay(sweep: Sweep, trials: list[Trial], runs: Path, term: str = "tot
         if not is_complete(runs / t.id):
             continue
         hist = load_run(runs / t.id)["history"]
-        ax.plot([h["step"] for h in hist], [max(h[term], 1e-30) for h in hist], label=_trial_label(sweep, t), lw=1.2)
+        ax.plot([h["step"] for h in hist], [max(h[term], 1e-30) for h in hist], label=trial_label(sweep, t), lw=1.2)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(f"{term} loss")
@@ -144,7 +144,7 @@ def loss_curves(sweep: Sweep, trials: list[Trial], runs: Path, spec: dict):
     for ax, m in zip(axes[0], spec["metrics"]):
         for t in done:
             hist = [h for h in histories[t.id] if h.get(m) is not None]
-            ax.plot([h[by] for h in hist], [max(h[m], 1e-30) for h in hist], lw=1.2, label=_trial_label(sweep, t))
+            ax.plot([h[by] for h in hist], [max(h[m], 1e-30) for h in hist], lw=1.2, label=trial_label(sweep, t))
         ax.set_yscale("log")
         ax.set_xlabel("wall time (s)" if by == "seconds" else "step", fontsize=8)
         ax.set_ylabel(f"{m} loss (log; lower = closer to the objective's optimum)", fontsize=8)
@@ -152,6 +152,31 @@ def loss_curves(sweep: Sweep, trials: list[Trial], runs: Path, spec: dict):
     axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle(f"{sweep.name}: loss against {'wall time' if by == 'seconds' else 'step'} — "
                  f"{weights_label(trials, runs)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def snapshot_curves(title: str, rows: list[dict], spec: dict, labels: dict):
+    """The ``snapshots`` kind: each metric of ``spec`` measured on the runs' snapshots (``report.collect_snapshots``
+    rows) against the step, one line per trial (``labels``: {trial id: label}). None without a number to draw."""
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in spec["metrics"] if any(isinstance(r.get(m), (int, float)) for r in rows)]
+    if not metrics:
+        return None
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), squeeze=False)
+    trials = list(dict.fromkeys(r["trial"] for r in rows))
+    for ax, m in zip(axes[0], metrics):
+        for trial in trials:
+            points = sorted((int(r["step"]), r[m]) for r in rows
+                            if r["trial"] == trial and isinstance(r.get(m), (int, float)))
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", ms=3, lw=1.2, label=labels.get(trial, trial))
+        ax.set_xlabel("step (snapshot)", fontsize=8)
+        ax.set_ylabel(axis_label(m), fontsize=8)
+        ax.grid(True, alpha=0.3)
+    if len(trials) > 1:
+        axes[0][-1].legend(fontsize=6, loc="best")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -169,4 +194,5 @@ def comparable(rows) -> bool:
     return all(len(refs) == 1 for refs in references.values())
 
 
-__all__ = ["loss_overlay", "tradeoff", "metric_figure", "loss_curves", "comparable", "rows_weights_label"]
+__all__ = ["loss_overlay", "tradeoff", "metric_figure", "loss_curves", "snapshot_curves", "comparable",
+           "rows_weights_label", "trial_label"]

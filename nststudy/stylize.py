@@ -107,7 +107,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
     an interrupted run from there instead of from step zero.
     ``metrics`` adds ``metric_*`` numbers to ``result.info`` (see ``nststudy.metrics``; against the original
     style image(s), before colour preservation), which ``save_run`` records in result.json and sweeps in
-    results.csv. Its network is built before the optimisation, so a weights error comes first.
+    results.csv, and ``result.measure(image)`` measures another image (a snapshot) the same way. Its network is
+    built before the optimisation, so a weights error comes first.
     """
     if resume is not None and config.scales:
         raise ValueError("resuming a multiscale run (config.scales) is not supported; rerun it")
@@ -165,8 +166,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), callback=None, 
         from .metrics import run_metrics
 
         h, w = result.image.shape[:2]
-        result.info.update(run_metrics(result.image, result.content, [resize(s, h, w) for s in original_styles],
-                                       source, blend, reference))
+        originals = [resize(s, h, w) for s in original_styles]
+        result.measure = lambda image: run_metrics(image, result.content, originals, source, blend, reference)
+        result.info.update(result.measure(result.image))
     return result
 
 

@@ -6,7 +6,9 @@ the preset, the sha256 of each image it reads and the notebook's defaults for th
 set), ``output.ipynb`` (the executed notebook) and the run record of ``nststudy.runs``. A trial has finished
 when both ``output.ipynb`` and ``result.json`` exist; a failed one has ``failed.json`` with the reason. What
 each status means is in ``nststudy.status``. A finished trial is reused only while its fingerprint is the
-one the sweep would record now; otherwise it is rerun, and the sweep says what changed.
+one the sweep would record now; otherwise it is rerun, and the sweep says what changed. A trial killed mid-run
+after a snapshot (``snapshot_every``) continues from that snapshot when its fingerprint is unchanged
+(``trials.resumable``).
 """
 
 from __future__ import annotations
@@ -255,7 +257,8 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True) -> di
             from dask.distributed import Client, as_completed as dask_completed
 
             with Client(scheduler) as client:
-                # retries: a trial whose worker was lost runs once more (run_trial starts its folder over)
+                # retries: a trial whose worker was lost runs once more (run_trial starts its folder over, or
+                # continues it from its last snapshot: trials.resumable)
                 futures = {client.submit(run_trial, *a, pure=False, retries=1): t.id for a, t in zip(args, todo)}
                 for fut in dask_completed(futures):
                     outcomes[futures[fut]] = _outcome(fut, runs / futures[fut])

@@ -117,6 +117,19 @@ def _environment(name: str, value: str | None):
                     os.environ[name] = users[1]
 
 
+def resumable(folder: Path, record: dict | None) -> bool:
+    """Whether a trial folder holds a run killed after a snapshot (``snapshot_every``) under the fingerprint
+    ``record`` the sweep would write now: then it is kept, and the trial notebook continues the run from that
+    snapshot (``runfolder.stylize_into(..., resume=True)``, which checks images and config again) instead of
+    starting it over."""
+    if record is None or not (folder / "snapshot.npz").is_file():
+        return False
+    try:
+        return json.loads((folder / "trial.json").read_text()) == json.loads(json.dumps(record))
+    except (OSError, ValueError):
+        return False
+
+
 def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None, target_cache: str | None = None,
               record: dict | None = None) -> dict:
     """Execute one trial's notebook into ``folder`` (importable, so Dask workers can run it).
@@ -124,7 +137,8 @@ def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None, 
     ``target_cache``: a folder for the on-disk cache of target features shared by a sweep's trials
     (``nststudy.cache``); the trial's kernel inherits it through the environment, which is restored after.
     ``record``: what to write as trial.json (the sweep passes ``{"trial": id, "fingerprint": ...}``).
-    Any exception, before papermill or in it, ends as ``failed.json`` with the reason.
+    Any exception, before papermill or in it, ends as ``failed.json`` with the reason. An earlier attempt's
+    folder is removed first, unless it is ``resumable``.
     """
     folder = Path(folder)
     partial = folder / ".output.partial.ipynb"
@@ -135,9 +149,12 @@ def run_trial(notebook: str, folder: str, params: dict, cwd: str | None = None, 
             import papermill
             from papermill.exceptions import PapermillExecutionError
 
-            if folder.exists():
+            if resumable(folder, record):  # killed mid-run: the notebook continues from its last snapshot
+                for name in ("failed.json", "result.json", "output.ipynb"):
+                    (folder / name).unlink(missing_ok=True)
+            elif folder.exists():
                 shutil.rmtree(folder)  # an incomplete, failed or changed earlier attempt: start it over
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
             write_json(folder / "trial.json", {"trial": folder.name, "params": params} if record is None else record)
             try:
                 papermill.execute_notebook(notebook, str(partial), parameters={**params, "output_dir": str(folder)},

@@ -1,5 +1,7 @@
-"""Snapshots and resuming a killed run from its last snapshot (not from step zero)."""
+"""Snapshots and resuming a killed run from its last snapshot (not from step zero), by hand, through
+``stylize_into`` (the trial notebook's call) and in a sweep's trial folder; each snapshot measured."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 
 from nststudy import StyleConfig, stylize
+from nststudy.runfolder import resumable, stylize_into
 from nststudy.runs import Snapshots, load_snapshot, save_image
 
 from conftest import make_content, make_style
@@ -58,3 +61,91 @@ def test_cli_resume_records_that_it_resumed(tmp_path):
     record = json.loads((run / "result.json").read_text())
     assert record["resumed_from_step"] == 2 and record["steps"] == 6
     assert (run / "history.csv").read_text().count("\n") == 7  # header + 6 steps
+
+
+def _inputs(tmp_path):
+    save_image(make_content(), tmp_path / "c.png")
+    save_image(make_style(), tmp_path / "s.png")
+    return str(tmp_path / "c.png"), str(tmp_path / "s.png")
+
+
+def _snapshot_table(run):
+    with open(run / "snapshots.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_stylize_into_measures_every_snapshot_as_the_result_is_measured(tmp_path):
+    content, style = _inputs(tmp_path)
+    cfg = StyleConfig(weights="random", image_size=32, epochs=1, steps_per_epoch=6, snapshot_every=3)
+    run, result = stylize_into(tmp_path / "run_random", content, style, cfg, progress=False)
+    rows = _snapshot_table(run)
+    assert [int(r["step"]) for r in rows] == [3, 6]
+    assert [float(r["total"]) for r in rows] == pytest.approx([result.history[2]["total"], result.history[5]["total"]])
+    record = json.loads((run / "result.json").read_text())
+    # The last snapshot is the final image: measured the same way, it gives result.json's numbers.
+    for key in ("metric_ssim_content", "metric_style_ratio", "metric_colour_to_style", "metric_content_distance"):
+        assert float(rows[-1][key]) == pytest.approx(record[key], rel=1e-6), key
+    assert float(rows[0]["metric_ssim_content"]) != pytest.approx(record["metric_ssim_content"])
+
+
+def test_stylize_into_without_snapshots_leaves_no_snapshot_files(tmp_path):
+    content, style = _inputs(tmp_path)
+    run = tmp_path / "run_random"
+    (run / "snapshots").mkdir(parents=True)
+    (run / "snapshots.csv").write_text("step\n3\n")  # another run's
+    stylize_into(run, content, style, StyleConfig(weights="random", image_size=32, epochs=1, steps_per_epoch=2),
+                 progress=False)
+    assert not (run / "snapshots.csv").exists() and not (run / "snapshots").exists()
+
+
+def _killed_at(run, content, style, cfg, step):
+    snaps = Snapshots(run, cfg.snapshot_every, content, style, cfg)
+    stylize(content, style, cfg, callback=lambda it: snaps(it) or it.step == step, progress=False)
+
+
+def test_stylize_into_resume_continues_a_killed_run_of_the_same_config(tmp_path):
+    content, style = _inputs(tmp_path)
+    cfg = StyleConfig(weights="random", image_size=32, epochs=1, steps_per_epoch=6, snapshot_every=3)
+    run = tmp_path / "run_random"
+    _killed_at(run, content, style, cfg, 4)  # the last snapshot is at step 3
+    assert resumable(run, content, style, cfg) is not None
+    assert resumable(run, content, style, cfg.replace(style_weight=cfg.style_weight * 2)) is None
+    assert resumable(run, style, content, cfg) is None  # other images
+    _, result = stylize_into(run, content, style, cfg, resume=True, progress=False)
+    record = json.loads((run / "result.json").read_text())
+    assert record["resumed_from_step"] == 3 and record["steps"] == 6
+    assert [h["step"] for h in result.history] == list(range(1, 7))
+    assert [int(r["step"]) for r in _snapshot_table(run)] == [3, 6]
+
+
+def test_stylize_into_resume_starts_afresh_under_another_config(tmp_path):
+    content, style = _inputs(tmp_path)
+    cfg = StyleConfig(weights="random", image_size=32, epochs=1, steps_per_epoch=6, snapshot_every=3)
+    run = tmp_path / "run_random"
+    _killed_at(run, content, style, cfg, 4)
+    other = cfg.replace(style_weight=cfg.style_weight * 2)
+    stylize_into(run, content, style, other, resume=True, progress=False)
+    record = json.loads((run / "result.json").read_text())
+    assert "resumed_from_step" not in record and record["steps"] == 6
+    assert json.loads((run / "config.json").read_text())["style_weight"] == other.style_weight
+
+
+def test_a_killed_trial_with_a_snapshot_keeps_its_folder_only_under_the_same_fingerprint(tmp_path):
+    from nststudy.trials import resumable as trial_resumable, run_trial
+
+    record = {"trial": "t", "fingerprint": {"params": {"style_weight": 1.0}}}
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "trial.json").write_text(json.dumps(record))
+    (folder / "snapshot.npz").write_bytes(b"state")
+    (folder / "failed.json").write_text("{}")
+    assert trial_resumable(folder, record)
+    assert not trial_resumable(folder, {**record, "fingerprint": {"params": {"style_weight": 2.0}}})
+    assert not trial_resumable(folder, None)
+    missing = str(tmp_path / "no_such_notebook.ipynb")  # the trial fails at once, after the folder decision
+    assert run_trial(missing, str(folder), {}, record=record)["status"] == "failed"
+    assert (folder / "snapshot.npz").read_bytes() == b"state"  # kept for the notebook to continue
+    other = {**record, "fingerprint": {"params": {"style_weight": 2.0}}}
+    assert run_trial(missing, str(folder), {}, record=other)["status"] == "failed"
+    assert not (folder / "snapshot.npz").exists()  # another trial's snapshot: the folder was started over
+    assert json.loads((folder / "trial.json").read_text()) == other

@@ -497,6 +497,38 @@ def test_report_without_runs_keeps_the_committed_record(completed, tmp_path):
 
 
 @pytest.mark.timeout(PAPERMILL_TIMEOUT)
+def test_snapshots_of_a_trial_reach_the_record_and_survive_a_fresh_clone(tmp_path):
+    """A trial with snapshot_every: each snapshot measured (snapshots.csv), committed as a JPEG, drawn on
+    snapshots.jpg and, with the ``snapshots`` figure kind, as metrics against the step; a rebuild without runs
+    keeps them and still lists them in the README."""
+    from nststudy.report import build_report
+
+    base = {**TINY_BASE, "steps_per_epoch": 4, "snapshot_every": 2}
+    path = make_sweep(tmp_path, "tiny_snap", base=base, axes={"init": ["noise"]},
+                      extra={"figure": {"kind": "snapshots"}})
+    summary = sweep_and_report(path, workers=1, progress=False)
+    assert summary["failed"] == []
+    out = path.parent
+    tid = "chelsea+hubble_deep_field__init=noise"
+    rows = read_csv(out / "snapshots.csv")
+    assert [(r["trial"], r["step"]) for r in rows] == [(tid, "2"), (tid, "4")]
+    assert all(0 < float(r["metric_style_ratio"]) and -1 <= float(r["metric_ssim_content"]) <= 1 for r in rows)
+    for step in ("000002", "000004"):
+        assert_png(out / "trials" / tid / f"step_{step}.jpg")
+    for name in ("snapshots.jpg", "metrics.png"):
+        assert_png(out / name)
+    readme = (out / "README.md").read_text()
+    assert "![snapshots](snapshots.jpg)" in readme and "### Snapshots" in readme
+    assert "[jpg](trials/chelsea%2Bhubble_deep_field__init=noise/step_000004.jpg)" in readme
+
+    shutil.rmtree(out / "runs_random-weights")
+    kept = {p: p.read_bytes() for p in [out / "snapshots.csv", out / "snapshots.jpg", *(out / "trials").rglob("*.jpg")]}
+    assert build_report(path)["kept_figures"]
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert "[jpg](trials/chelsea%2Bhubble_deep_field__init=noise/step_000002.jpg)" in (out / "README.md").read_text()
+
+
+@pytest.mark.timeout(PAPERMILL_TIMEOUT)
 def test_failing_trial_is_recorded_and_cli_exits_1(tmp_path):
     missing = tmp_path / "no_such_photo.png"
     path = make_sweep(tmp_path, "with_failure", axes={"style_weight": [1.0]},
