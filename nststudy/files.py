@@ -69,3 +69,14 @@ def save_figure(fig, path, dpi=100) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
     return Path(path)
+
+
+def save_jpeg(src, dst, quality: int = 90) -> Path:
+    """``src`` (any image file PIL reads) as an RGB JPEG at ``dst``, atomically, making ``dst``'s folder."""
+    from PIL import Image
+
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(src) as im, atomic_path(dst) as tmp:
+        im.convert("RGB").save(tmp, format="JPEG", quality=quality)
+    return Path(dst)
+

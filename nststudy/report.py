@@ -1,31 +1,29 @@
 """A study's records from its trial folders: results.csv, each trial's result as trials/<trial>.jpg, the
-figures (metrics.png, grid.jpg, losses.png, tradeoff.png: drawn by ``nststudy.studyfigures``) and README.md;
-for runs with snapshots also snapshots.csv, trials/<trial>/step_NNNNNN.jpg and snapshots.jpg;
-plus the index experiments/README.md (and a committed results.csv read back). Reads run records only; never
-runs anything."""
+figures (metrics.png, grid.jpg, losses.png, tradeoff.png: drawn by ``nststudy.studyfigures``) and README.md,
+for runs with snapshots also their record (``nststudy.snapshotrecord``), plus the index experiments/README.md
+(and a committed results.csv read back). Tables: ``nststudy.tables``. Reads run records only; never runs
+anything."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import textwrap
 from pathlib import Path
-from urllib.parse import quote
 
 from . import status as st
 from .figurespec import resolve
-from .files import atomic_path, save_figure, write_text
+from .files import atomic_path, save_figure, save_jpeg, write_text
 from .runs import SNAPSHOT_TABLE, is_complete
-from .contactsheet import GRID_DPI, contact_sheet, snapshot_path, snapshot_sheet
+from .contactsheet import GRID_DPI, contact_sheet, snapshot_sheet
 from .studyfigures import (comparable, loss_curves, loss_overlay, metric_figure, rows_weights_label, snapshot_curves,
                            trial_label, tradeoff)
+from .snapshotrecord import SHEET, collect_snapshots, kept_snapshot_links, snapshot_table, write_snapshot_images
 from .sweeps import Sweep, Trial, format_value, load_sweep, preset_overrides, trial_state
+from .tables import TRIAL_QUALITY, TRIALS, markdown_table, results_csv, rows_from_csv, trial_link
 
-TRIALS = "trials"  # the folder of per-trial JPEGs, beside README.md
 GRID = "grid.jpg"  # JPEG: a grid of 20 tiles of 270 px is several MB as PNG
-SHEET = "snapshots.jpg"  # the runs' snapshots (snapshot_every), one row per trial; their numbers in snapshots.csv
-TRIAL_QUALITY, GRID_QUALITY = 90, 88
+GRID_QUALITY = 88
 
 
 def collect(trials: list[Trial], runs: Path) -> list[dict]:
@@ -52,61 +50,6 @@ def collect(trials: list[Trial], runs: Path) -> list[dict]:
     return rows
 
 
-def collect_snapshots(trials: list[Trial], runs: Path) -> list[dict]:
-    """One row per snapshot of every finished trial that saved snapshots (``snapshot_every``): ``trial``, then its
-    run's snapshots.csv row (step, seconds, total, the metrics of the snapshot's image)."""
-    rows = []
-    for t in trials:
-        path = runs / t.id / SNAPSHOT_TABLE
-        if is_complete(runs / t.id) and path.is_file():
-            rows += [{"trial": t.id, **r} for r in rows_from_csv(path)]
-    return rows
-
-
-def results_csv(rows: list[dict]) -> str:
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
-def trial_link(trial: str) -> str:
-    """The README's relative link to a trial's JPEG (or, given ``<trial>/step_NNNNNN``, to a snapshot's). Trial
-    ids hold ``+`` and ``=``: ``+`` is percent-encoded (some renderers read a literal ``+`` in a link as a
-    space); GitHub decodes ``%2B`` back to the file name."""
-    return f"{TRIALS}/{quote(trial + '.jpg', safe='=/')}"
-
-
-def snapshot_key(row: dict) -> str:
-    """``<trial>/step_NNNNNN``: a snapshot row's JPEG under trials/, without the suffix."""
-    return f"{row['trial']}/step_{int(row['step']):06d}"
-
-
-def markdown_table(rows: list[dict], links: dict | None = None) -> str:
-    """The results table; with ``links`` ({trial id: href}) an image column first, linking each trial's JPEG."""
-    if not rows:
-        return ""
-    skip = {"trial", "reason", "metric_reference", "initial_total"}  # in results.csv; flagged trials list theirs
-    columns = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in skip
-               and any(r.get(c) not in (None, 0, 0.0, "") for r in rows)]  # all-zero terms say nothing
-
-    def fmt(v):
-        if isinstance(v, float):
-            return f"{v:.3g}"
-        return "" if v is None else str(v)
-
-    def image(r):
-        return f"[jpg]({links[r['trial']]})" if r.get("trial") in links else ""
-
-    links = links or {}
-    lines = ["| " + " | ".join((["image"] if links else []) + columns) + " |",
-             "|" + "---|" * (len(columns) + bool(links))]
-    lines += ["| " + " | ".join(([image(r)] if links else []) + [fmt(r.get(c)) for c in columns]) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def _losses(row: dict) -> str:
     """' (total loss X at the start, Y at the end)' where both were recorded, else ''."""
     start, end = row.get("initial_total"), row.get("total")
@@ -127,17 +70,6 @@ def _figures(sweep: Sweep, rows, out: Path) -> list[str]:
         parts += ["No trade-off plot: within an image pair these trials measure their style distance against "
                   "different references (`metric_reference` in results.csv), so their x-values do not compare.", ""]
     return parts
-
-
-def snapshot_table(snapshots: list[dict], links: dict) -> list[str]:
-    """The README's lines for the runs' snapshots: a table, a row per snapshot linking its JPEG ([] for none)."""
-    if not snapshots:
-        return []
-    many = len({r["trial"] for r in snapshots}) > 1
-    shown = [{"trial": snapshot_key(r), **({"run": r["trial"]} if many else {}),
-              **{k: v for k, v in r.items() if k != "trial"}} for r in snapshots]
-    return ["### Snapshots", "", f"Each run's image every `snapshot_every` steps, measured as the final results "
-            f"are ({SNAPSHOT_TABLE}, {SHEET}).", "", markdown_table(shown, links), ""]
 
 
 def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = None,
@@ -207,22 +139,6 @@ def write_index(experiments: Path) -> Path:
     return write_text(Path(experiments) / "README.md", "\n".join(lines) + "\n")
 
 
-def rows_from_csv(path) -> list[dict]:
-    """A committed results.csv read back as report rows: numbers as numbers, empty cells as None."""
-    def value(s):
-        if s == "":
-            return None
-        for kind in (int, float):
-            try:
-                return kind(s)
-            except ValueError:
-                pass
-        return s
-
-    with open(path, newline="") as f:
-        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
 def write_trial_images(rows: list[dict], runs: Path, out: Path) -> dict:
     """Each finished trial's result (``image.png``) as ``out/trials/<trial>.jpg`` at the run's full size;
     JPEGs of trials that no longer have a finished result in this sweep are removed. Returns {trial id: href}."""
@@ -233,43 +149,12 @@ def write_trial_images(rows: list[dict], runs: Path, out: Path) -> dict:
     for r in rows:
         src = runs / r["trial"] / "image.png"
         if r["status"] in st.FINISHED and src.is_file():
-            _jpeg(src, folder / f"{r['trial']}.jpg")
+            save_jpeg(src, folder / f"{r['trial']}.jpg", TRIAL_QUALITY)
             written[r["trial"]] = trial_link(r["trial"])
     for stale in folder.glob("*.jpg") if folder.is_dir() else ():
         if stale.stem not in written:
             stale.unlink()
     return written
-
-
-def _jpeg(src: Path, dst: Path) -> None:
-    from PIL import Image
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with Image.open(src) as im, atomic_path(dst) as tmp:
-        im.convert("RGB").save(tmp, format="JPEG", quality=TRIAL_QUALITY)
-
-
-def write_snapshot_images(snapshots: list[dict], runs: Path, out: Path) -> dict:
-    """Each snapshot (``collect_snapshots``) as ``out/trials/<trial>/step_NNNNNN.jpg`` at the run's size; the
-    snapshot JPEGs of runs that no longer have them are removed. Returns {``snapshot_key``: href}."""
-    written = {}
-    for r in snapshots:
-        src = snapshot_path(runs, r)
-        if src.is_file():
-            _jpeg(src, out / TRIALS / f"{snapshot_key(r)}.jpg")
-            written[snapshot_key(r)] = trial_link(snapshot_key(r))
-    for stale in (out / TRIALS).glob("*/step_*.jpg") if (out / TRIALS).is_dir() else ():
-        if f"{stale.parent.name}/{stale.stem}" not in written:
-            stale.unlink()
-            if not any(stale.parent.iterdir()):
-                stale.parent.rmdir()
-    return written
-
-
-def kept_snapshot_links(snapshots: list[dict], out: Path) -> dict:
-    """{``snapshot_key``: href} for the snapshot rows whose JPEG the record holds (a fresh clone)."""
-    return {snapshot_key(r): trial_link(snapshot_key(r)) for r in snapshots
-            if (out / TRIALS / f"{snapshot_key(r)}.jpg").is_file()}
 
 
 def kept_links(rows: list[dict], out: Path) -> dict:
@@ -375,6 +260,5 @@ def build_report(sweep_path, preset=None) -> dict:
     return write_report(sweep, trials, runs, preset)
 
 
-__all__ = ["collect", "collect_snapshots", "write_snapshot_images", "snapshot_key", "SHEET", "results_csv",
-           "write_report", "write_index", "build_report", "markdown_table",
-           "rows_from_csv", "write_trial_images", "trial_link", "figure_spec", "study_readme"]
+__all__ = ["collect", "write_report", "write_index", "build_report", "write_trial_images", "figure_spec",
+           "study_readme"]

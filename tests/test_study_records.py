@@ -190,7 +190,8 @@ def test_metrics_figure_is_drawn_from_a_committed_results_csv(tmp_path):
     assert "![metrics](metrics.png)" in (path.parent / "README.md").read_text()
 
     sweep = load_sweep(path)
-    from nststudy.report import figure_spec, rows_from_csv
+    from nststudy.report import figure_spec
+    from nststudy.tables import rows_from_csv
 
     table = rows_from_csv(path.parent / "results.csv")
     spec = figure_spec(sweep, table)
