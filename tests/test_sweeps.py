@@ -529,6 +529,24 @@ def test_snapshots_of_a_trial_reach_the_record_and_survive_a_fresh_clone(tmp_pat
 
 
 @pytest.mark.timeout(PAPERMILL_TIMEOUT)
+def test_a_trial_killed_after_a_snapshot_continues_from_it_on_the_next_sweep(tmp_path):
+    """The session ends mid-trial: the folder keeps its snapshot but has no result.json. The next sweep keeps the
+    folder (same fingerprint) and the trial notebook continues from the snapshot instead of from step zero."""
+    base = {**TINY_BASE, "steps_per_epoch": 5, "snapshot_every": 2}
+    path = make_sweep(tmp_path, "tiny_killed", base=base, axes={"init": ["noise"]})
+    assert sweep_and_report(path, workers=1, progress=False)["failed"] == []
+    folder = path.parent / "runs_random-weights" / "chelsea+hubble_deep_field__init=noise"
+    for name in ("result.json", "output.ipynb"):  # what a kill after the step-4 snapshot leaves undone
+        (folder / name).unlink()
+    assert trial_status(folder) != "complete"
+    summary = sweep_and_report(path, workers=1, progress=False)
+    assert summary["ran"] == 1 and summary["failed"] == []
+    record = json.loads((folder / "result.json").read_text())
+    assert record["resumed_from_step"] == 4 and record["steps"] == 5 and record["status"] == "complete"
+    assert [r["step"] for r in read_csv(folder / "snapshots.csv")] == ["2", "4"]
+
+
+@pytest.mark.timeout(PAPERMILL_TIMEOUT)
 def test_failing_trial_is_recorded_and_cli_exits_1(tmp_path):
     missing = tmp_path / "no_such_photo.png"
     path = make_sweep(tmp_path, "with_failure", axes={"style_weight": [1.0]},
