@@ -8,13 +8,12 @@ snapshot taken by a run of the same images and config and otherwise starts afres
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from .config import StyleConfig
 from .files import write_text
 from .images import load_image
+from .tables import results_csv
 from .runs import SNAPSHOT_TABLE, Snapshots, clear_snapshots, load_snapshot, run_directory, save_run
 
 
@@ -105,11 +104,7 @@ def measure_snapshots(directory, result) -> Path | None:
     if not rows:
         path.unlink(missing_ok=True)
         return None
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return write_text(path, buf.getvalue())
+    return write_text(path, results_csv(rows))
 
 
 __all__ = ["stylize_into", "resume_run", "continue_snapshot", "resumable", "snapshot_rows", "measure_snapshots",
