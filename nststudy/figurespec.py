@@ -4,12 +4,14 @@ rows grouped into the lines it draws. Pure: no files, no matplotlib.
 The block (every key optional)::
 
     figure:
-      x: style_weight        # a swept axis (default: the first one)
+      x: style_weight        # a swept axis (default: the first one), or style_image / content_image: one half
+                             #   of the image pair, each line then the other half (a study over paintings)
       metrics: [metric_style_ratio, metric_ssim_content]  # results.csv columns (loss kinds: history.csv columns)
       log_x: true            # default: numeric, all positive and spanning more than a decade
       kind: metric           # metric | loss_vs_time | loss_vs_step | snapshots (metrics of each snapshot
                              #   of runs with snapshot_every, against the step)
       lines: [style_normalization]  # axes that always make lines of their own, even where x fixes them
+      targets: {metric_style_ratio: 0.4}  # a dashed line at a value the study checks against, per metric
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import re
 from .config import paper_name
 
 KINDS = ("metric", "loss_vs_time", "loss_vs_step", "snapshots")
-KEYS = ("x", "metrics", "log_x", "kind", "lines")
+KEYS = ("x", "metrics", "log_x", "kind", "lines", "targets")
+# x may be one half of the image pair ("content / style" in a row's "pair"); the lines are then the other half.
+PAIR_AXES = {"content_image": 0, "style_image": 1}
 SEED_AXES = ("seed",)  # axes whose trials are repeats: averaged over, never a line of their own
 # Default metrics, in order, by kind of study; a fallback stands in for a metric older records lack.
 STYLE_METRICS = ("metric_style_ratio", "metric_color_ratio", "metric_ssim_content")
@@ -63,8 +67,9 @@ def check_figure(block, axes: dict, where: str) -> dict:
     for key in block:
         if key not in KEYS:
             raise ValueError(f"{where}: figure: unknown key {key!r}; accepted: {', '.join(KEYS)}")
-    if "x" in block and block["x"] not in axes:
-        raise ValueError(f"{where}: figure: x={block['x']!r} is not a swept axis; accepted: {', '.join(axes)}")
+    if "x" in block and block["x"] not in axes and block["x"] not in PAIR_AXES:
+        raise ValueError(f"{where}: figure: x={block['x']!r} is not a swept axis; accepted: "
+                         f"{', '.join([*axes, *PAIR_AXES])}")
     metrics = block.get("metrics", [])
     if "metrics" in block and (not isinstance(metrics, list) or not metrics
                                or not all(isinstance(m, str) and m for m in metrics)):
@@ -76,6 +81,9 @@ def check_figure(block, axes: dict, where: str) -> dict:
     if not isinstance(lines, list) or any(a not in axes or a == block.get("x") for a in lines):
         raise ValueError(f"{where}: figure: lines must be a list of swept axes other than x; got {lines!r}; "
                          f"accepted: {', '.join(axes)}")
+    targets = block.get("targets", {})
+    if not isinstance(targets, dict) or not all(isinstance(k, str) and _is_number(v) for k, v in targets.items()):
+        raise ValueError(f"{where}: figure: targets must map results.csv column names to numbers; got {targets!r}")
     if block.get("kind", "metric") not in KINDS:
         raise ValueError(f"{where}: figure: kind={block['kind']!r}; accepted: {', '.join(KINDS)}")
     return dict(block)
@@ -85,9 +93,10 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = True) -> dict:
+def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = True, pairs=()) -> dict:
     """The figure to draw: ``block`` (checked by ``check_figure``) with its defaults filled in from the sweep's
-    ``axes``, whether it is a reconstruction-type study (``task``) and the ``columns`` its rows hold.
+    ``axes``, whether it is a reconstruction-type study (``task``), the ``columns`` its rows hold and its image
+    ``pairs`` (labels as rows hold them, "content / style": the values of a PAIR_AXES x).
 
     x: the first swept axis that is not a seed; numeric when all its values are numbers, drawn on a log axis
     when all are positive and span more than a decade. metrics: the stylisation panel (or, for ``task``
@@ -97,7 +106,7 @@ def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = Tru
     kind = block.get("kind", "metric")
     names = [a for a in axes if a not in SEED_AXES] or list(axes)
     x = block.get("x", names[0])
-    values = axes[x]
+    values = list(dict.fromkeys(pair_half(p, x) for p in pairs)) if x in PAIR_AXES else axes[x]
     numeric = all(_is_number(v) for v in values)
     spans = numeric and min(values) > 0 and max(values) / min(values) > 10
     columns = set(columns)
@@ -112,7 +121,12 @@ def resolve(block: dict, axes: dict, task: bool, columns, comparable: bool = Tru
         metrics = metrics or [m for m in LOSS_METRICS if m in columns]
     return {"kind": kind, "x": x, "numeric": numeric, "log_x": block.get("log_x", bool(spans)),
             "metrics": metrics, "order": list(dict.fromkeys(_key(v) for v in values)), "line_keys": line_keys(axes, x),
-            "lines": list(block.get("lines", []))}
+            "lines": list(block.get("lines", [])), "targets": dict(block.get("targets", {}))}
+
+
+def pair_half(pair: str, x: str) -> str:
+    """The content (``x`` = content_image) or style (style_image) half of a row's pair label "content / style"."""
+    return str(pair).split(" / ", 1)[PAIR_AXES[x]] if " / " in str(pair) else str(pair)
 
 
 def line_keys(axes: dict, x: str) -> list[str]:
@@ -126,7 +140,12 @@ def aggregate(rows: list[dict], x: str, metric: str, keys: list[str], order=None
     ``lines``, e.g. a style loss whose betas are not on the other loss's scale). Within a line, rows with equal x (seeds, or
     repeats) become one point: ``(x, mean, min, max, n)``. Rows without a number for ``metric`` are left out.
     Points are in ``order`` (x values as ``resolve`` gives them; others after, in row order); each point's x is
-    the value's text (``"0.01"``, ``"conv4_2"``). Returns ``{label: points}``."""
+    the value's text (``"0.01"``, ``"conv4_2"``). With x one half of the pair (PAIR_AXES), the other half
+    names the line. Returns ``{label: points}``."""
+    if x in PAIR_AXES:
+        other = next(a for a in PAIR_AXES if a != x)
+        rows = [{**r, x: pair_half(r.get("pair", ""), x), "pair": pair_half(r.get("pair", ""), other)}
+                for r in rows]
     rows = [r for r in rows if _is_number(r.get(metric)) and r.get(x) is not None]
     by_x = {}
     for r in rows:
@@ -160,4 +179,5 @@ def _key(value) -> str:
         return paper_name(str(value))
 
 
-__all__ = ["KINDS", "KEYS", "LABELS", "axis_label", "check_figure", "resolve", "aggregate", "line_keys"]
+__all__ = ["KINDS", "KEYS", "PAIR_AXES", "LABELS", "axis_label", "check_figure", "resolve", "aggregate", "line_keys",
+           "pair_half"]

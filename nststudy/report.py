@@ -19,7 +19,7 @@ from .contactsheet import GRID_DPI, contact_sheet, snapshot_sheet
 from .studyfigures import (comparable, loss_curves, loss_overlay, metric_figure, rows_weights_label, snapshot_curves,
                            trial_label, tradeoff)
 from .snapshotrecord import SHEET, collect_snapshots, kept_snapshot_links, snapshot_table, write_snapshot_images
-from .sweeps import Sweep, Trial, format_value, load_sweep, preset_overrides, trial_state
+from .sweeps import Sweep, Trial, format_value, load_sweep, pair_label, preset_overrides, trial_state
 from .tables import TRIAL_QUALITY, TRIALS, markdown_table, results_csv, rows_from_csv, trial_link
 
 GRID = "grid.jpg"  # JPEG: a grid of 20 tiles of 270 px is several MB as PNG
@@ -74,7 +74,7 @@ def _figures(sweep: Sweep, rows, out: Path) -> list[str]:
 
 def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = None,
                  snapshots: list[dict] | None = None) -> str:
-    """README.md in issue 18's order: question, the figures, the numbers, what the figure shows, whether the
+    """README.md in issue 18's order: the question, the figures and what they show, the numbers, whether the
     seed's claim holds; then how to reproduce it and what the record holds."""
     rel = sweep.path.relative_to(sweep.path.parents[2]) if len(sweep.path.parents) > 2 else sweep.path
     cmd = f"nststudy sweep {rel}" + (f" --preset {preset}" if preset else "")
@@ -90,6 +90,8 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = No
                   "machinery only and say nothing about style transfer."
                   + (f" Swept counts scaled down in proportion: {scaled}." if scaled else ""), ""]
     parts += _figures(sweep, rows, runs.parent)
+    if sweep.notes and not preset:
+        parts += ["## What the figure shows", "", sweep.notes, ""]
     parts += ["## Numbers", "", markdown_table(rows, links), ""]
     parts += snapshot_table(snapshots or [], links or {})
     failed = [r for r in rows if r.get("reason")]
@@ -99,8 +101,6 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = No
     if flagged:
         parts += ["Flagged trials (finished, but not as asked; results.csv holds every number):", ""]
         parts += [f"- `{r['trial']}` is {r['status']}: {st.MEANING[r['status']]}{_losses(r)}" for r in flagged] + [""]
-    if sweep.notes and not preset:
-        parts += ["## What the figure shows", "", sweep.notes, ""]
     if sweep.claim and not preset:
         parts += ["## Does the seed's claim hold?", "", sweep.claim, ""]
     parts += [f"**Reproduce.** `{cmd}` (resumable: a re-run reuses the finished trials whose parameters, images and "
@@ -182,7 +182,8 @@ def _save(out: Path, name: str, fig, dpi: int = 80) -> None:
 
 def figure_spec(sweep: Sweep, rows: list[dict]) -> dict:
     """The metric figure to draw for these rows: the sweep's ``figure:`` block with its defaults filled in."""
-    return resolve(sweep.figure, sweep.axes, "task" in sweep.base, {k for r in rows for k in r}, comparable(rows))
+    return resolve(sweep.figure, sweep.axes, "task" in sweep.base, {k for r in rows for k in r}, comparable(rows),
+                   [pair_label(p) for p in sweep.pairs])
 
 
 def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .contactsheet import weights_label, wrap_label
-from .figurespec import aggregate, axis_label
+from .figurespec import PAIR_AXES, aggregate, axis_label
 from .runs import is_complete, load_run
 from .sweeps import Sweep, Trial, format_value
 
@@ -79,7 +79,8 @@ def tradeoff(sweep: Sweep, trials: list[Trial], rows: list[dict]):
 def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
     """Each metric of ``spec`` (``figurespec.resolve``) against the swept value ``spec["x"]``, one panel per
     metric and one line per image pair (and per value of any other axis that varies at equal x); repeats at
-    equal x (seeds) as their mean with a min-max band, n in the legend. None when no row holds any metric."""
+    equal x (seeds) as their mean with a min-max band, n in the legend; the spec's ``targets`` as dashed lines.
+    None when no row holds any metric."""
     import matplotlib.pyplot as plt
 
     x, order = spec["x"], spec["order"]
@@ -98,7 +99,13 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
                 n = f"n={counts[0]}" if len(counts) == 1 else f"n={counts[0]}-{counts[-1]}"
                 label = f"{label or 'mean'} (mean of {n}; band: min-max)"
                 ax.fill_between(xs, [p[2] for p in points], [p[3] for p in points], color=colour(i), alpha=0.2)
-            ax.plot(xs, [p[1] for p in points], "o-", color=colour(i), ms=4, lw=1.3, label=label or None)
+            style = "o" if spec["x"] in PAIR_AXES else "o-"  # paintings have no order: points, not a line
+            ax.plot(xs, [p[1] for p in points], style, color=colour(i), ms=5 if style == "o" else 4, lw=1.3,
+                    label=label or None)
+        if m in spec.get("targets", {}):
+            ax.axhline(spec["targets"][m], color="0.35", ls="--", lw=1)
+            ax.annotate(f"target {spec['targets'][m]:g}", (0.01, spec["targets"][m]), xycoords=("axes fraction", "data"),
+                        fontsize=6, color="0.35", va="bottom")
         if spec["log_x"] and spec["numeric"]:
             ax.set_xscale("log")
         if not spec["numeric"]:

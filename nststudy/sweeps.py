@@ -108,6 +108,11 @@ def load_sweep(path) -> Sweep:
                  str(data.get("notes", "")).strip(), figure, claim.strip())
 
 
+def pair_label(pair: list) -> str:
+    """A trial's image pair as its rows name it: "content / style" (a blend's styles joined by " & ")."""
+    return " / ".join(" & ".join(map(str, p)) if isinstance(p, list) else str(p) for p in pair)
+
+
 def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
@@ -161,8 +166,7 @@ def expand(sweep: Sweep, preset: str | None = None) -> list[Trial]:
         for pair in sweep.pairs:
             images = {"content": pair[0], "style": pair[1]} if len(pair) == 2 else {"image": pair[0]}
             params = {**sweep.base, **overrides, **run, **images}
-            label = " / ".join(" & ".join(map(str, p)) if isinstance(p, list) else str(p) for p in pair)
-            trials.append(Trial(trial_id(pair, values), params, {"pair": label, **run}))
+            trials.append(Trial(trial_id(pair, values), params, {"pair": pair_label(pair), **run}))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{sweep.path}: two trials share an id; make the axis values distinct")
@@ -286,7 +290,7 @@ def run_sweep(path, preset=None, workers=1, scheduler=None, progress=True) -> di
     return summary
 
 
-__all__ = ["Sweep", "Trial", "load_sweep", "expand", "preset_overrides", "check_trials", "notebook_parameters",
+__all__ = ["Sweep", "Trial", "load_sweep", "expand", "pair_label", "preset_overrides", "check_trials", "notebook_parameters",
            "run_sweep", "run_trial", "trial_id", "trial_status", "trial_state", "fingerprint",
            "fingerprint_changes", "recorded_fingerprint", "image_hash", "plan", "format_value", "PRESETS",
            "SweepLock"]

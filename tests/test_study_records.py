@@ -1,6 +1,6 @@
 """A study's record can be checked (issue 18): each trial's result as a JPEG at the run's size, linked from the
 README's table; grid tiles large enough to see grain; a metric-versus-parameter figure drawn from the rows;
-the README in the order question, figures, numbers, what the figure shows, the seed's claim.
+the README in the order question, figures and what they show, numbers, the seed's claim.
 
 No notebook runs here: the trial folders are written by hand, as a finished trial leaves them (result.json,
 output.ipynb, the images, config.json, history.csv), so each test takes a second or two.
@@ -20,7 +20,7 @@ from PIL import Image
 matplotlib.use("Agg")
 
 from nststudy.figurespec import LABELS, aggregate, axis_label, check_figure, resolve  # noqa: E402
-from nststudy.report import build_report  # noqa: E402
+from nststudy.report import build_report, figure_spec  # noqa: E402
 from nststudy.studyfigures import metric_figure  # noqa: E402
 from nststudy.sweeps import expand, load_sweep  # noqa: E402
 
@@ -142,8 +142,8 @@ def test_readme_sections_come_in_issue_18s_order(tmp_path):
     build_report(path)
     readme = (path.parent / "README.md").read_text()
     order = ["# records", "**Question.**", "**Source.**", "![metrics](metrics.png)", "![grid](grid.jpg)",
-             "![losses](losses.png)", "![trade-off](tradeoff.png)", "## Numbers", "## What the figure shows",
-             "What the figure shows, in words.", "## Does the seed's claim hold?", "more beta, more style",
+             "![losses](losses.png)", "![trade-off](tradeoff.png)", "## What the figure shows",
+             "What the figure shows, in words.", "## Numbers", "## Does the seed's claim hold?", "more beta, more style",
              "**Reproduce.**", "**Expected runtime.**", "**Record.**"]
     where = [readme.find(s) for s in order]
     assert -1 not in where, [s for s, i in zip(order, where) if i == -1]
@@ -284,7 +284,40 @@ def test_figure_defaults_follow_the_axes():
     assert resolve({"kind": "loss_vs_time"}, {"optimizer": ["adam"]}, False, set())["metrics"] == ["total"]
 
 
+def test_a_study_over_paintings_has_one_point_per_photo_at_each_painting_and_its_targets_dashed(tmp_path):
+    """defaults_check: one swept value, ten pairs. x: style_image puts the paintings on the x axis (in the sweep
+    file's order), each photo a series of its own; targets draw the bar the study checks against."""
+    pairs = [["tubingen", "starry_night"], ["tubingen", "the_scream"], ["chelsea", "starry_night"],
+             ["chelsea", "the_scream"]]
+    block = {"x": "style_image", "targets": {"metric_style_ratio": 0.4}}
+    path = make_study(tmp_path, axes={"style_weight": [4e12]}, extra={"pairs": pairs, "figure": block})
+    sweep = load_sweep(path)
+    rows = [{"pair": t.axes["pair"], "style_weight": 4e12, "metric_style_ratio": v, "weights": "w"}
+            for t, v in zip(expand(sweep), (0.11, 0.12, 0.10, 0.13))]
+    spec = figure_spec(sweep, rows)
+    assert spec["x"] == "style_image" and not spec["numeric"] and spec["order"] == ["starry_night", "the_scream"]
+    assert aggregate(rows, "style_image", "metric_style_ratio", spec["line_keys"], spec["order"]) == {
+        "tubingen": [("starry_night", 0.11, 0.11, 0.11, 1), ("the_scream", 0.12, 0.12, 0.12, 1)],
+        "chelsea": [("starry_night", 0.10, 0.10, 0.10, 1), ("the_scream", 0.13, 0.13, 0.13, 1)]}
+    ax = metric_figure(sweep, rows, spec).axes[0]
+    series = [line for line in ax.lines if line.get_label() in ("tubingen", "chelsea")]
+    assert [list(line.get_ydata()) for line in series] == [[0.11, 0.12], [0.10, 0.13]]
+    assert all(line.get_linestyle() == "None" for line in series)  # paintings have no order: no joining line
+    target = [line for line in ax.lines if line not in series]
+    assert len(target) == 1 and list(target[0].get_ydata()) == [0.4, 0.4] and target[0].get_linestyle() == "--"
+    assert [t.get_text() for t in ax.texts] == ["target 0.4"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["starry_night", "the_scream"]
+    assert spec == figure_spec(sweep, rows_from_csv_like(rows))  # the same from results.csv's text
+
+
+def rows_from_csv_like(rows):
+    """Rows as results.csv gives them back: every value text."""
+    return [{k: str(v) for k, v in r.items()} for r in rows]
+
+
 @pytest.mark.parametrize("block, message", [
+    ({"targets": {"metric_style_ratio": "low"}}, r"targets must map results.csv column names to numbers"),
+    ({"x": "painting"}, r"x='painting' is not a swept axis; accepted: style_weight, content_image, style_image"),
     ({"x": "beta"}, r"x='beta' is not a swept axis; accepted: style_weight"),
     ({"kind": "scatter"}, r"kind='scatter'; accepted: metric, loss_vs_time, loss_vs_step"),
     ({"metrics": "metric_ssim_content"}, r"metrics must be a non-empty list"),
