@@ -72,11 +72,16 @@ def save_figure(fig, path, dpi=100) -> Path:
 
 
 def save_jpeg(src, dst, quality: int = 90) -> Path:
-    """``src`` (any image file PIL reads) as an RGB JPEG at ``dst``, atomically, making ``dst``'s folder."""
+    """``src`` (any image file PIL reads) as an RGB JPEG at ``dst``, atomically, making ``dst``'s folder.
+
+    Full-resolution colour (4:4:4, no chroma subsampling): the JPEG default 4:2:0 halves the colour resolution
+    and wipes out the fine colour grain the colour distance measures. Over 16 stylised results of the studies it
+    put the colour distance to the painting a median 32% (up to 85%) below the PNG's; 4:4:4 at quality 90 keeps
+    it within a median 4% (at most 18%), for about 1.7x the bytes."""
     from PIL import Image
 
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     with Image.open(src) as im, atomic_path(dst) as tmp:
-        im.convert("RGB").save(tmp, format="JPEG", quality=quality)
+        im.convert("RGB").save(tmp, format="JPEG", quality=quality, subsampling=0)
     return Path(dst)
 

@@ -383,3 +383,30 @@ def test_grid_content_tile_of_a_training_run_is_its_held_out_photo(tmp_path):
     (folder / "content.png").unlink()
     (folder / "result.json").write_text(json.dumps({"status": "complete"}))
     assert _input_tile(folder, "content") is None
+
+
+def test_a_committed_jpeg_keeps_the_colour_grain_the_colour_distance_measures(tmp_path):
+    """The trial JPEGs are the evidence a reader re-measures. With the JPEG default (4:2:0 chroma subsampling)
+    a grainy result's colour distance to a smooth painting drops by 17% here (and a median 32% on the studies'
+    results); save_jpeg keeps full-resolution colour, within 5%."""
+    import io
+
+    from nststudy.files import save_jpeg
+    from nststudy.metrics import colour_distance
+
+    rng = np.random.default_rng(0)
+    base = np.linspace(60, 190, 128)[None, :, None] * np.ones((96, 128, 3))
+    result = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)  # per-pixel colour grain
+    painting = np.clip(base * np.array([0.6, 0.8, 1.2]), 0, 255).astype(np.float32)
+    Image.fromarray(result).save(tmp_path / "image.png")
+    save_jpeg(tmp_path / "image.png", tmp_path / "image.jpg", 90)
+    default = io.BytesIO()
+    Image.fromarray(result).save(default, format="JPEG", quality=90)
+
+    def distance(src):
+        with Image.open(src) as im:
+            return colour_distance(np.asarray(im.convert("RGB"), np.float32), painting)
+
+    exact = colour_distance(result.astype(np.float32), painting)
+    assert distance(tmp_path / "image.jpg") == pytest.approx(exact, rel=0.05)
+    assert distance(default) < 0.9 * exact  # the control: what the default subsampling would have committed
