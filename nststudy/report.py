@@ -172,8 +172,9 @@ def _save(out: Path, name: str, fig, dpi: int = 80) -> None:
         path.unlink(missing_ok=True)
     elif path.suffix == ".jpg":
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, format="jpeg", pil_kwargs={"quality": GRID_QUALITY}, bbox_inches="tight",
-                        pad_inches=0.05)
+            # full-resolution colour (4:4:4), as the trial JPEGs: the grid shows the colour grain they show
+            fig.savefig(tmp, dpi=dpi, format="jpeg", pil_kwargs={"quality": GRID_QUALITY, "subsampling": 0},
+                        bbox_inches="tight", pad_inches=0.05)
     else:
         save_figure(fig, path, dpi=dpi)
     if fig is not None:

@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 matplotlib.use("Agg")
 
@@ -127,6 +127,9 @@ def test_grid_is_a_jpeg_whose_tiles_are_at_least_256_px(tmp_path):
     assert not (path.parent / "grid.png").exists()  # replaced, not left beside it
     with Image.open(grid) as im:
         px = np.asarray(im.convert("RGB"), int)
+        assert JpegImagePlugin.get_sampling(im) == 0  # 4:4:4, full-resolution colour, as the trial JPEGs
+    with Image.open(path.parent / "trials" / f"{ID_1}.jpg") as im:
+        assert JpegImagePlugin.get_sampling(im) == 0
     red = (px[..., 0] > 180) & (px[..., 1] < 70) & (px[..., 2] < 70)  # the style_weight=1 trial's tile
     ys, xs = np.nonzero(red)
     assert len(xs), "the red tile is not in the grid"
