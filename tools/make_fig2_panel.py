@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tile", type=int, default=384, help="height of each picture in pixels")
     args = parser.parse_args(argv)
     with atomic_path(args.out) as tmp:
-        panel(args.study, args.tile).save(tmp, format="JPEG", quality=88)
+        panel(args.study, args.tile).save(tmp, format="JPEG", quality=88, subsampling=0)  # full colour, as the trials
     print(f"wrote {args.out}")
     return 0
 
