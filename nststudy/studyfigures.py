@@ -194,10 +194,12 @@ def rows_weights_label(rows) -> str:
 
 def comparable(rows) -> bool:
     """Whether the style distances of ``rows`` share one axis: within each image pair, every row was measured
-    against the same reference (a blend sweep's rows each measure against their own blended target)."""
+    against the same reference (a blend sweep's rows each measure against their own blended target). Rows
+    measured against nothing (a failed trial) do not count."""
     references = {}
     for r in rows:
-        references.setdefault(str(r.get("pair", "")), set()).add(r.get("metric_reference"))
+        if r.get("metric_reference") is not None:
+            references.setdefault(str(r.get("pair", "")), set()).add(r.get("metric_reference"))
     return all(len(refs) == 1 for refs in references.values())
 
 

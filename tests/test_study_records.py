@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 
 from nststudy.figurespec import LABELS, aggregate, axis_label, check_figure, resolve  # noqa: E402
 from nststudy.report import build_report, figure_spec  # noqa: E402
-from nststudy.studyfigures import metric_figure  # noqa: E402
+from nststudy.studyfigures import comparable, metric_figure  # noqa: E402
 from nststudy.sweeps import expand, load_sweep  # noqa: E402
 
 PAIR = ["chelsea", "hubble_deep_field"]
@@ -365,6 +365,15 @@ def test_distances_to_blended_references_are_not_drawn_by_default():
     assert resolve({}, blend, False, columns, comparable=False)["metrics"] == ["metric_ssim_content"]
     assert resolve({}, blend, False, columns)["metrics"] == ["metric_style_distance", "metric_colour_to_style",
                                                              "metric_ssim_content"]
+
+
+def test_a_failed_trial_does_not_make_its_pair_incomparable():
+    """The model study: VGG16 failed (no weights, no metrics), VGG19 measured. Its style distances still share
+    one axis, so metrics.png keeps them; two references within a pair (a blend) still do not."""
+    measured = {"pair": "tubingen / starry_night", "metric_reference": "vgg19 conv4_2 / conv1_1-conv5_1"}
+    failed = {"pair": "tubingen / starry_night", "metric_reference": None}
+    assert comparable([failed, measured]) and comparable([failed])
+    assert not comparable([measured, {**measured, "metric_reference": "blend 0.5 / 0.5"}])
 
 
 def test_grid_content_tile_of_a_training_run_is_its_held_out_photo(tmp_path):
