@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "stylize.ipynb"
 SHIPPED = sorted((REPO / "experiments").glob("*/sweep.yaml"))
 EXPECTED_TRIALS = {"alpha_beta": 45, "style_layers": 10, "optimizer": 9, "schedule": 6, "content_layer": 15,
-                   "model": 4, "seed004_long": 1}
+                   "model": 4, "seed004_long": 1, "seed004_constant_lr": 1}
 # From noise, so both trials' losses fall in their 2 steps: from the photo at style_weight 0.01 the start is
 # nearly the optimum, Adam's first ~5 px steps raise the loss, and the trial is (rightly) recorded "worsened".
 TINY_BASE = {"image_size": 32, "epochs": 1, "steps_per_epoch": 2, "weights": "random", "init": "noise"}
