@@ -15,9 +15,10 @@ from . import status as st
 from .figurespec import resolve
 from .files import atomic_path, save_figure, save_jpeg, write_text
 from .runs import SNAPSHOT_TABLE, is_complete
-from .contactsheet import GRID_DPI, contact_sheet, snapshot_sheet
-from .studyfigures import (comparable, loss_curves, loss_overlay, metric_figure, rows_weights_label, snapshot_curves,
-                           trial_label, tradeoff)
+from .contactsheet import GRID_DPI, contact_sheet, snapshot_sheet, weights_label
+from .histories import committed_histories, write_histories
+from .studyfigures import (comparable, finished_histories, loss_curves, loss_overlay, metric_figure,
+                           rows_weights_label, snapshot_curves, trial_label, tradeoff)
 from .snapshotrecord import SHEET, collect_snapshots, kept_snapshot_links, snapshot_table, write_snapshot_images
 from .sweeps import Sweep, Trial, format_value, load_sweep, pair_label, preset_overrides, trial_state
 from .tables import TRIAL_QUALITY, TRIALS, markdown_table, results_csv, rows_from_csv, trial_link
@@ -120,7 +121,9 @@ def study_readme(sweep: Sweep, rows, preset, runs: Path, links: dict | None = No
 def write_index(experiments: Path) -> Path:
     """experiments/README.md: one line per study with its question and how far it has run."""
     lines = ["# Studies", "", "Each folder holds a `sweep.yaml` (the methods), and once run, `README.md`, "
-             "`metrics.png`, `grid.jpg`, `losses.png`, `results.csv` and each trial's result as `trials/<trial>.jpg`. Run one with `nststudy sweep experiments/<study>/sweep.yaml`.",
+             "`metrics.png`, `grid.jpg`, `losses.png`, `results.csv`, each trial's result as `trials/<trial>.jpg` "
+             "and its per-step loss history as `trials/<trial>.history.csv.gz`. Run one with "
+             "`nststudy sweep experiments/<study>/sweep.yaml`.",
              "", "| study | question | source | record |", "|---|---|---|---|"]
     for path in sorted(Path(experiments).glob("*/sweep.yaml")):
         try:
@@ -188,12 +191,15 @@ def figure_spec(sweep: Sweep, rows: list[dict]) -> dict:
 
 
 def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> dict:
-    """Write results.csv, the trial JPEGs, metrics.png, grid.jpg, losses.png and README.md beside the runs
-    folder (removing an older grid.png); refresh the index."""
+    """Write results.csv, the trial JPEGs and loss histories, metrics.png, grid.jpg, losses.png and README.md
+    beside the runs folder (removing an older grid.png); refresh the index."""
     out = runs.parent
     rows = collect(trials, runs)
     write_text(out / "results.csv", results_csv(rows))
     links = write_trial_images(rows, runs, out)
+    histories = finished_histories(trials, runs)
+    write_histories(list(histories), runs, out)
+    weights = weights_label(trials, runs)
     snapshots = collect_snapshots(trials, runs)
     if snapshots:
         write_text(out / SNAPSHOT_TABLE, results_csv(snapshots))
@@ -205,7 +211,7 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
     _save(out, GRID, contact_sheet(sweep, trials, runs), dpi=GRID_DPI)
     (out / "grid.png").unlink(missing_ok=True)
     _save(out, SHEET, snapshot_sheet(title, snapshots, runs, labels) if snapshots else None, dpi=GRID_DPI)
-    _save(out, "losses.png", loss_overlay(sweep, trials, runs))
+    _save(out, "losses.png", loss_overlay(sweep, trials, histories, weights))
     spec = figure_spec(sweep, rows)
     if spec["kind"] == "metric":
         figure = metric_figure(sweep, rows, spec)
@@ -213,7 +219,7 @@ def write_report(sweep: Sweep, trials: list[Trial], runs: Path, preset=None) -> 
         figure = snapshot_curves(f"{sweep.name}: metrics of the snapshots against the step — "
                                  f"{rows_weights_label(rows)}", snapshots, spec, labels)
     else:
-        figure = loss_curves(sweep, trials, runs, spec)
+        figure = loss_curves(sweep, trials, histories, weights, spec)
     _save(out, "metrics.png", figure)
     return _tradeoff_and_text(sweep, trials, rows, preset, runs, links, snapshots=snapshots)
 
@@ -236,10 +242,11 @@ def build_report(sweep_path, preset=None) -> dict:
     """Regenerate a study's records from what its trial folders hold (the report notebook calls this).
 
     With no trial folder at all (a fresh clone: runs are not committed) but a committed results.csv, the
-    committed grid, losses, trial and snapshot JPEGs, results.csv and snapshots.csv are kept as they are, never
-    replaced by an empty record; the figures the table alone can draw (the trade-off plot, and metrics.png unless
-    it is drawn from the runs' histories or snapshots) are redrawn, and README.md is rewritten from the tables,
-    the JPEGs there are and the sweep file's current text (e.g. edited ``notes``).
+    committed grid, trial and snapshot JPEGs, results.csv and snapshots.csv are kept as they are, never
+    replaced by an empty record; the figures the committed tables can draw are redrawn (the trade-off plot,
+    metrics.png unless drawn from snapshots, and from the committed loss histories losses.png and the loss
+    kinds of metrics.png; an older record without histories keeps its loss figures), and README.md is rewritten
+    from the tables, the JPEGs there are and the sweep file's current text (e.g. edited ``notes``).
     """
     from .sweeps import expand, runs_folder
 
@@ -254,6 +261,12 @@ def build_report(sweep_path, preset=None) -> dict:
         spec = figure_spec(sweep, rows)
         if spec["kind"] == "metric":
             _save(out, "metrics.png", metric_figure(sweep, [by_id[t.id] for t in known], spec))
+        histories = committed_histories([t.id for t in known], out)
+        if histories:
+            weights = rows_weights_label([by_id[t] for t in histories])
+            _save(out, "losses.png", loss_overlay(sweep, known, histories, weights))
+            if spec["kind"] in ("loss_vs_time", "loss_vs_step"):
+                _save(out, "metrics.png", loss_curves(sweep, known, histories, weights, spec))
         snapshots = rows_from_csv(out / SNAPSHOT_TABLE) if (out / SNAPSHOT_TABLE).is_file() else []
         links = {**kept_links(rows, out), **kept_snapshot_links(snapshots, out)}
         paths = _tradeoff_and_text(sweep, known, [by_id[t.id] for t in known], preset, runs, links,

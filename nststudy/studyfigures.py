@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contactsheet import weights_label, wrap_label
+from .contactsheet import wrap_label
 from .figurespec import PAIR_AXES, aggregate, axis_label
 from .runs import is_complete, load_run
 from .sweeps import Sweep, Trial, format_value
@@ -16,15 +16,16 @@ def trial_label(sweep: Sweep, t: Trial) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in t.axes.items() if k != "pair" or len(sweep.pairs) > 1)
 
 
-def loss_overlay(sweep: Sweep, trials: list[Trial], runs: Path, term: str = "total"):
-    """Every trial's loss curve on one log-scale plot."""
+def loss_overlay(sweep: Sweep, trials: list[Trial], histories: dict, weights: str, term: str = "total"):
+    """Every finished trial's loss curve on one log-scale plot; ``histories``: {trial id: history rows} of the
+    finished trials (``finished_histories``, or a record's committed ones), ``weights`` the title's label."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for t in trials:
-        if not is_complete(runs / t.id):
+        if t.id not in histories:
             continue
-        hist = load_run(runs / t.id)["history"]
+        hist = histories[t.id]
         ax.plot([h["step"] for h in hist], [max(h[term], 1e-30) for h in hist], label=trial_label(sweep, t), lw=1.2)
     ax.set_yscale("log")
     ax.set_xlabel("step")
@@ -32,7 +33,7 @@ def loss_overlay(sweep: Sweep, trials: list[Trial], runs: Path, term: str = "tot
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=6, loc="best")
-    ax.set_title(f"{sweep.name}: {term} loss per trial — {weights_label(trials, runs)}", fontsize=9)
+    ax.set_title(f"{sweep.name}: {term} loss per trial — {weights}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -136,18 +137,22 @@ def _position(value: str, order: list) -> int:
     return order.index(value) if value in order else len(order)
 
 
-def loss_curves(sweep: Sweep, trials: list[Trial], runs: Path, spec: dict):
+def finished_histories(trials: list[Trial], runs: Path) -> dict:
+    """{trial id: history rows} of the trials whose run folder is complete."""
+    return {t.id: load_run(runs / t.id)["history"] for t in trials if is_complete(runs / t.id)}
+
+
+def loss_curves(sweep: Sweep, trials: list[Trial], histories: dict, weights: str, spec: dict):
     """The ``loss_vs_time`` and ``loss_vs_step`` kinds: each history column of ``spec["metrics"]`` against wall
-    time (history's ``seconds``) or the step, one line per finished trial, log scale. None when no trial has
-    finished."""
+    time (history's ``seconds``) or the step, one line per finished trial (``histories``, as for
+    ``loss_overlay``), log scale. None when no trial has finished."""
     import matplotlib.pyplot as plt
 
-    done = [t for t in trials if is_complete(runs / t.id)]
+    done = [t for t in trials if t.id in histories]
     if not done:
         return None
     by = "seconds" if spec["kind"] == "loss_vs_time" else "step"
     fig, axes = plt.subplots(1, len(spec["metrics"]), figsize=(6.5 * len(spec["metrics"]), 4.2), squeeze=False)
-    histories = {t.id: load_run(runs / t.id)["history"] for t in done}
     for ax, m in zip(axes[0], spec["metrics"]):
         for t in done:
             hist = [h for h in histories[t.id] if h.get(m) is not None]
@@ -157,8 +162,7 @@ def loss_curves(sweep: Sweep, trials: list[Trial], runs: Path, spec: dict):
         ax.set_ylabel(f"{m} loss (log; lower = closer to the objective's optimum)", fontsize=8)
         ax.grid(True, alpha=0.3)
     axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    fig.suptitle(f"{sweep.name}: loss against {'wall time' if by == 'seconds' else 'step'} — "
-                 f"{weights_label(trials, runs)}", fontsize=9)
+    fig.suptitle(f"{sweep.name}: loss against {'wall time' if by == 'seconds' else 'step'} — {weights}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -203,5 +207,5 @@ def comparable(rows) -> bool:
     return all(len(refs) == 1 for refs in references.values())
 
 
-__all__ = ["loss_overlay", "tradeoff", "metric_figure", "loss_curves", "snapshot_curves", "comparable",
+__all__ = ["loss_overlay", "finished_histories", "tradeoff", "metric_figure", "loss_curves", "snapshot_curves", "comparable",
            "rows_weights_label", "trial_label"]

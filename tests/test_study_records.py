@@ -98,9 +98,35 @@ def test_jpegs_of_trials_no_longer_in_the_sweep_are_removed(tmp_path):
     (failed / "result.json").unlink()
     (failed / "failed.json").write_text(json.dumps({"reason": "test: the trial failed"}))
     build_report(path)
-    assert sorted(p.name for p in (path.parent / "trials").iterdir()) == [f"{ID_1}.jpg"]
+    assert sorted(p.name for p in (path.parent / "trials").iterdir()) == [f"{ID_1}.history.csv.gz", f"{ID_1}.jpg"]
     readme = (path.parent / "README.md").read_text()
     assert LINK_1 in readme and LINK_10 not in readme  # a failed trial has no result to link
+
+
+def test_loss_histories_are_committed_and_a_fresh_clone_draws_the_loss_figures_from_them(tmp_path):
+    """Each finished trial's history.csv goes into the record gzipped, byte for byte; without runs (a fresh clone)
+    build_report reads them back and redraws losses.png (and a loss-kind metrics.png) from them."""
+    import gzip
+
+    from nststudy.histories import read_history
+
+    path = two_trials(tmp_path, extra={"figure": {"kind": "loss_vs_step"}})
+    build_report(path)
+    committed = path.parent / "trials" / f"{ID_10}.history.csv.gz"
+    source = runs_of(path) / ID_10 / "history.csv"
+    assert gzip.decompress(committed.read_bytes()) == source.read_bytes()
+    assert read_history(committed) == [{"step": 1, "total": 10.0, "content": 5.0, "style": 5.0, "tv": 0.0,
+                                        "seconds": 0.5}, {"step": 2, "total": 4.0, "content": 2.0, "style": 2.0,
+                                                          "tv": 0.0, "seconds": 1.0}]
+    first = committed.read_bytes()
+    build_report(path)
+    assert committed.read_bytes() == first  # same history, same bytes: no churn in the repository
+    shutil.rmtree(runs_of(path))
+    for name in ("losses.png", "metrics.png"):
+        (path.parent / name).unlink()
+    assert build_report(path)["kept_figures"]
+    for name in ("losses.png", "metrics.png"):
+        assert (path.parent / name).is_file(), f"{name} not redrawn from the committed histories"
 
 
 def test_a_fresh_clone_keeps_the_jpegs_and_links_those_there_are(tmp_path):
