@@ -4,12 +4,11 @@ Reads run records only; ``nststudy.report`` calls it."""
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 from pathlib import Path
 
 from .files import atomic_path
+from .runs import is_complete, parse_history
 from .tables import TRIALS
 
 SUFFIX = ".history.csv.gz"
@@ -17,6 +16,11 @@ SUFFIX = ".history.csv.gz"
 
 def history_path(out: Path, trial: str) -> Path:
     return Path(out) / TRIALS / f"{trial}{SUFFIX}"
+
+
+def finished_histories(trials, runs: Path) -> dict:
+    """{trial id: history rows} of the ``trials`` (``sweeps.Trial``) whose run folder is complete."""
+    return {t.id: read_history(Path(runs) / t.id / "history.csv") for t in trials if is_complete(Path(runs) / t.id)}
 
 
 def write_histories(trials: list[str], runs: Path, out: Path) -> dict:
@@ -42,9 +46,7 @@ def write_histories(trials: list[str], runs: Path, out: Path) -> dict:
 def read_history(path) -> list[dict]:
     """A committed (gzipped) or run (plain) history.csv as rows: ``step`` an int, every other column a float."""
     data = Path(path).read_bytes()
-    text = gzip.decompress(data).decode() if data[:2] == b"\x1f\x8b" else data.decode()
-    return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()}
-            for row in csv.DictReader(io.StringIO(text))]
+    return parse_history((gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode())
 
 
 def committed_histories(trials: list[str], out: Path) -> dict:
@@ -52,4 +54,4 @@ def committed_histories(trials: list[str], out: Path) -> dict:
     return {t: read_history(history_path(out, t)) for t in trials if history_path(out, t).is_file()}
 
 
-__all__ = ["SUFFIX", "history_path", "write_histories", "read_history", "committed_histories"]
+__all__ = ["SUFFIX", "history_path", "finished_histories", "write_histories", "read_history", "committed_histories"]

@@ -16,9 +16,9 @@ from .figurespec import resolve
 from .files import atomic_path, save_figure, save_jpeg, write_text
 from .runs import SNAPSHOT_TABLE, is_complete
 from .contactsheet import GRID_DPI, contact_sheet, snapshot_sheet, weights_label
-from .histories import committed_histories, write_histories
-from .studyfigures import (comparable, finished_histories, loss_curves, loss_overlay, metric_figure,
-                           rows_weights_label, snapshot_curves, trial_label, tradeoff)
+from .histories import committed_histories, finished_histories, write_histories
+from .studyfigures import (comparable, loss_curves, loss_overlay, metric_figure, rows_weights_label, snapshot_curves,
+                           trial_label, tradeoff)
 from .snapshotrecord import SHEET, collect_snapshots, kept_snapshot_links, snapshot_table, write_snapshot_images
 from .sweeps import Sweep, Trial, format_value, load_sweep, pair_label, preset_overrides, trial_state
 from .tables import TRIAL_QUALITY, TRIALS, markdown_table, results_csv, rows_from_csv, trial_link
@@ -145,8 +145,6 @@ def write_index(experiments: Path) -> Path:
 def write_trial_images(rows: list[dict], runs: Path, out: Path) -> dict:
     """Each finished trial's result (``image.png``) as ``out/trials/<trial>.jpg`` at the run's full size;
     JPEGs of trials that no longer have a finished result in this sweep are removed. Returns {trial id: href}."""
-    from PIL import Image
-
     folder = out / TRIALS
     written = {}
     for r in rows:

@@ -84,6 +84,12 @@ def history_csv(history) -> str:
     return buf.getvalue()
 
 
+def parse_history(text: str) -> list[dict]:
+    """A history.csv's text (``history_csv``) read back: ``step`` an int, every other column a float."""
+    return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(text))]
+
+
 def run_directory(directory, weights_source) -> Path:
     """The folder a run is saved in: random-weight runs carry ``random-weights`` in their path."""
     directory = Path(directory)
@@ -233,8 +239,7 @@ def load_snapshot(directory) -> dict:
     with np.load(directory / "snapshot.npz") as data:
         state = {"step": int(data["step"]), "x": data["x"],
                  "optimizer": [data[f"opt_{i}"] for i in range(int(data["n_optimizer"]))]}
-    with open(directory / "snapshot_history.csv", newline="") as f:
-        history = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+    history = parse_history((directory / "snapshot_history.csv").read_text())
     return {"content": inputs["content"], "style": inputs["style"], "config": config,
             "state": state, "history": [h for h in history if h["step"] <= state["step"]]}
 
@@ -256,8 +261,7 @@ def load_run(directory) -> dict:
         config = TrainConfig.from_dict(data)
     else:
         config = StyleConfig.from_dict(data)
-    with open(directory / "history.csv", newline="") as f:
-        history = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+    history = parse_history((directory / "history.csv").read_text())
     out = {"directory": directory, "config": config, "history": history}
     for name in ("env", "result"):
         p = directory / f"{name}.json"
@@ -288,4 +292,4 @@ def input_image(folder: Path, name: str):
 
 
 __all__ = ["input_image", "Snapshots", "load_snapshot", "clear_snapshots", "begin_run", "STATUS", "save_run", "run_status", "loss_worsened",
-           "load_run", "is_complete", "environment", "history_csv", "run_directory"]
+           "load_run", "is_complete", "environment", "history_csv", "parse_history", "run_directory"]

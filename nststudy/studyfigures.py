@@ -4,11 +4,8 @@ Figure (or None: nothing to draw); saving them is ``nststudy.report``'s job."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .contactsheet import wrap_label
 from .figurespec import PAIR_AXES, aggregate, axis_label
-from .runs import is_complete, load_run
 from .sweeps import Sweep, Trial, format_value
 
 
@@ -18,7 +15,8 @@ def trial_label(sweep: Sweep, t: Trial) -> str:
 
 def loss_overlay(sweep: Sweep, trials: list[Trial], histories: dict, weights: str, term: str = "total"):
     """Every finished trial's loss curve on one log-scale plot; ``histories``: {trial id: history rows} of the
-    finished trials (``finished_histories``, or a record's committed ones), ``weights`` the title's label."""
+    finished trials (``histories.finished_histories``, or a record's committed ones), ``weights`` the title's
+    label."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -105,8 +103,8 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
                     label=label or None)
         if m in spec.get("targets", {}):
             ax.axhline(spec["targets"][m], color="0.35", ls="--", lw=1)
-            ax.annotate(f"target {spec['targets'][m]:g}", (0.01, spec["targets"][m]), xycoords=("axes fraction", "data"),
-                        fontsize=6, color="0.35", va="bottom")
+            ax.annotate(f"target {spec['targets'][m]:g}", (0.01, spec["targets"][m]),
+                        xycoords=("axes fraction", "data"), fontsize=6, color="0.35", va="bottom")
         if spec["log_x"] and spec["numeric"]:
             ax.set_xscale("log")
         if not spec["numeric"]:
@@ -135,11 +133,6 @@ def metric_figure(sweep: Sweep, rows: list[dict], spec: dict):
 
 def _position(value: str, order: list) -> int:
     return order.index(value) if value in order else len(order)
-
-
-def finished_histories(trials: list[Trial], runs: Path) -> dict:
-    """{trial id: history rows} of the trials whose run folder is complete."""
-    return {t.id: load_run(runs / t.id)["history"] for t in trials if is_complete(runs / t.id)}
 
 
 def loss_curves(sweep: Sweep, trials: list[Trial], histories: dict, weights: str, spec: dict):
@@ -207,5 +200,5 @@ def comparable(rows) -> bool:
     return all(len(refs) == 1 for refs in references.values())
 
 
-__all__ = ["loss_overlay", "finished_histories", "tradeoff", "metric_figure", "loss_curves", "snapshot_curves", "comparable",
+__all__ = ["loss_overlay", "tradeoff", "metric_figure", "loss_curves", "snapshot_curves", "comparable",
            "rows_weights_label", "trial_label"]
